@@ -1,0 +1,62 @@
+# Shared set-up for scripts/test and scripts/bench: PostGIS, GDAL and a template database.
+# Sourced, not run.
+
+PG_BASE_URL="${GRIDMAP_PG_BASE_URL:-postgres://postgres@127.0.0.1:5432}"
+
+pg_psql() {
+    psql "$PG_BASE_URL/postgres" -v ON_ERROR_STOP=1 -qAt "$@"
+}
+
+# Installs the PostGIS package for the cluster's PostgreSQL version, GDAL's command-line tools
+# (the suite checks our files and tiles with ogrinfo) and Node.js tools when they are missing.
+ensure_packages() {
+    local missing=()
+    local pgver
+    pgver="$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)"
+    pgver="${pgver:-15}"
+    [ -e "/usr/share/postgresql/$pgver/extension/postgis.control" ] || missing+=("postgresql-$pgver-postgis-3")
+    command -v ogrinfo >/dev/null || missing+=(gdal-bin)
+    command -v psql >/dev/null || missing+=(postgresql-client)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        if [ "$(id -u)" != 0 ]; then
+            echo "error: need root to install ${missing[*]} (or install them yourself)" >&2
+            exit 1
+        fi
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# Starts the local cluster when nothing answers on the configured address.
+ensure_postgres_running() {
+    if pg_psql -c 'select 1' >/dev/null 2>&1; then
+        return
+    fi
+    echo "starting PostgreSQL"
+    if command -v pg_ctlcluster >/dev/null; then
+        local ver
+        ver="$(ls /etc/postgresql | sort -n | tail -1)"
+        pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+    fi
+    for _ in $(seq 1 30); do
+        pg_psql -c 'select 1' >/dev/null 2>&1 && return
+        sleep 1
+    done
+    echo "error: PostgreSQL does not answer at $PG_BASE_URL" >&2
+    exit 1
+}
+
+# (Re)creates gridmap_template with PostGIS; tests clone it with CREATE DATABASE … TEMPLATE.
+# Old test databases from earlier runs are dropped first.
+ensure_template_database() {
+    local db
+    for db in $(pg_psql -c "select datname from pg_database where datname like 'gridmap_t\_%'"); do
+        pg_psql -c "drop database if exists \"$db\" with (force)" >/dev/null
+    done
+    pg_psql -c "update pg_database set datistemplate = false where datname = 'gridmap_template'" >/dev/null
+    pg_psql -c "drop database if exists gridmap_template with (force)" >/dev/null
+    pg_psql -c "create database gridmap_template" >/dev/null
+    psql "$PG_BASE_URL/gridmap_template" -v ON_ERROR_STOP=1 -qAt -c "create extension postgis" >/dev/null
+    pg_psql -c "update pg_database set datistemplate = true where datname = 'gridmap_template'" >/dev/null
+}

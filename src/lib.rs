@@ -1,0 +1,12 @@
+//! gridmap: the map and spatial-analytics service of a city's grid-management platform.
+//!
+//! Data flows one way: `model` (validated types) → `store` (durable, PostGIS or GeoPackage)
+//! → `engine` (in-memory read model) → `api` (HTTP views). See `../shared/DESIGN.md`.
+
+pub mod config;
+pub mod crs;
+pub mod engine;
+pub mod generate;
+pub mod import;
+pub mod model;
+pub mod store;

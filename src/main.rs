@@ -1,0 +1,3 @@
+//! The `gridmap` binary: see `gridmap --help`.
+
+fn main() {}

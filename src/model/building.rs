@@ -1,0 +1,103 @@
+//! Buildings (楼栋) and houses (实有房屋).
+
+use geo_types::Polygon;
+use serde::{Deserialize, Serialize};
+
+/// What a building is mainly used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildingUse {
+    Residential,
+    Commercial,
+    Mixed,
+    Public,
+    Industrial,
+}
+
+impl BuildingUse {
+    /// The stable text form used in SQL, JSON and tiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildingUse::Residential => "residential",
+            BuildingUse::Commercial => "commercial",
+            BuildingUse::Mixed => "mixed",
+            BuildingUse::Public => "public",
+            BuildingUse::Industrial => "industrial",
+        }
+    }
+
+    /// Inverse of [`BuildingUse::as_str`].
+    pub fn parse(s: &str) -> Option<BuildingUse> {
+        [
+            BuildingUse::Residential,
+            BuildingUse::Commercial,
+            BuildingUse::Mixed,
+            BuildingUse::Public,
+            BuildingUse::Industrial,
+        ]
+        .into_iter()
+        .find(|u| u.as_str() == s)
+    }
+}
+
+/// One building footprint. Its code is the community code plus 5 digits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Building {
+    pub code: String,
+    pub name: String,
+    pub address: Option<String>,
+    /// 小区 (residential compound) name.
+    pub compound: Option<String>,
+    pub building_use: BuildingUse,
+    pub floors: i16,
+    pub height_m: f64,
+    /// Longitude/latitude footprint, storage CRS.
+    pub geometry: Polygon<f64>,
+    /// The base grid containing the footprint's interior point; kept current by the engine.
+    pub grid_code: Option<String>,
+}
+
+/// How a house (dwelling unit) is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HouseUse {
+    /// 自住
+    OwnerOccupied,
+    /// 出租
+    Rented,
+    /// 闲置
+    Vacant,
+    /// 经营
+    Business,
+}
+
+impl HouseUse {
+    /// The stable text form used in SQL and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HouseUse::OwnerOccupied => "owner_occupied",
+            HouseUse::Rented => "rented",
+            HouseUse::Vacant => "vacant",
+            HouseUse::Business => "business",
+        }
+    }
+
+    /// Inverse of [`HouseUse::as_str`].
+    pub fn parse(s: &str) -> Option<HouseUse> {
+        [HouseUse::OwnerOccupied, HouseUse::Rented, HouseUse::Vacant, HouseUse::Business]
+            .into_iter()
+            .find(|u| u.as_str() == s)
+    }
+}
+
+/// One dwelling or business unit in a building. Code: building code + unit(2) + floor(3) + room(2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct House {
+    pub code: String,
+    pub building_code: String,
+    pub unit: i16,
+    pub floor: i16,
+    pub room: String,
+    pub house_use: HouseUse,
+    pub households: i16,
+}
