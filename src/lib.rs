@@ -3,10 +3,13 @@
 //! Data flows one way: `model` (validated types) → `store` (durable, PostGIS or GeoPackage)
 //! → `engine` (in-memory read model) → `api` (HTTP views). See `../shared/DESIGN.md`.
 
+pub mod api;
+pub mod cli;
 pub mod config;
 pub mod crs;
 pub mod engine;
 pub mod generate;
 pub mod import;
 pub mod model;
+pub mod serve;
 pub mod store;

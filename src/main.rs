@@ -1,3 +1,5 @@
 //! The `gridmap` binary: see `gridmap --help`.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    gridmap::cli::main()
+}

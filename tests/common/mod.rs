@@ -45,3 +45,71 @@ pub async fn fresh_postgis_url() -> String {
     }
     panic!("cannot create test database {name}: {last:?}");
 }
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use gridmap::config::{Config, StoreLocation};
+use gridmap::generate::{GenerateOptions, Scale};
+use gridmap::store::gpkg::GpkgStore;
+
+/// The secret the test servers use.
+pub const SECRET: &str = "gridmap-test-secret";
+
+/// Options of the sample city the tests share (seed 1, as `gridmap serve` makes on first run).
+pub fn sample_options() -> GenerateOptions {
+    GenerateOptions {
+        scale: Scale::Sample,
+        seed: 1,
+        progress: false,
+        events: None,
+    }
+}
+
+/// A GeoPackage holding the sample city, generated once per test binary; copy it before writing.
+pub fn sample_gpkg() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("gridmap-sample-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("sample.gpkg");
+        let target = path.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let store = GpkgStore::open(&target).expect("open sample gpkg");
+                gridmap::generate::generate_into(&store, &sample_options())
+                    .await
+                    .expect("generate sample");
+            });
+        })
+        .join()
+        .expect("sample generation thread");
+        path
+    })
+    .as_path()
+}
+
+/// A private copy of the sample GeoPackage in `dir`.
+pub fn sample_copy(dir: &Path) -> PathBuf {
+    let path = dir.join("city.gpkg");
+    std::fs::copy(sample_gpkg(), &path).expect("copy sample gpkg");
+    path
+}
+
+/// The configuration of a test server on an ephemeral port with the test secret.
+pub fn test_config(store: StoreLocation) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        store,
+        jwt_secret: Some(SECRET.to_string()),
+        public_url: None,
+    }
+}
+
+/// A token for the test secret.
+pub fn token(scope: &str, roles: &[gridmap::api::auth::Role]) -> String {
+    gridmap::api::auth::Auth::new(SECRET)
+        .issue("test", scope, roles, chrono::Duration::hours(1))
+        .expect("token")
+}

@@ -1,0 +1,155 @@
+//! Areas: the chain at a point (`/api/lookup`), one area as a GeoJSON Feature with its rollup,
+//! and an area's children as a FeatureCollection. Every answer is scoped to the caller.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use geojson::{Feature, FeatureCollection, JsonObject};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::auth::Principal;
+use super::error::{bad_query, ApiError};
+use super::AppState;
+use crate::crs::{self, Crs};
+use crate::engine::Rollup;
+use crate::model::{lonlat_in_range, Area};
+
+/// Query of `GET /api/lookup`.
+#[derive(Debug, Deserialize)]
+pub struct LookupQuery {
+    pub lon: f64,
+    pub lat: f64,
+    /// The CRS of lon/lat (default WGS84): `wgs84`, `gcj02`, `bd09`, `EPSG:4490`, a GK zone …
+    pub crs: Option<String>,
+}
+
+/// One link of an area chain.
+#[derive(Debug, Serialize)]
+pub struct ChainLink {
+    pub code: String,
+    pub name: String,
+    pub level: &'static str,
+    pub layer: String,
+}
+
+impl From<&Area> for ChainLink {
+    fn from(a: &Area) -> ChainLink {
+        ChainLink {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            level: a.level.as_str(),
+            layer: a.layer.as_str(),
+        }
+    }
+}
+
+/// `GET /api/lookup?lon=&lat=[&crs=]`: the base-layer chain at a point, deepest first, and the
+/// areas of other layers (special, business) containing it.
+pub async fn lookup(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: Result<Query<LookupQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(bad_query)?;
+    let crs = match q.crs.as_deref() {
+        None => Crs::Wgs84,
+        Some(text) => Crs::parse(text).map_err(|e| ApiError::bad_request("bad_crs", e.to_string()))?,
+    };
+    let (lon, lat) = crs::to_storage(crs, q.lon, q.lat)
+        .map_err(|e| ApiError::bad_request("bad_coordinates", e.to_string()))?;
+    if !lonlat_in_range(lon, lat) {
+        return Err(ApiError::bad_request(
+            "bad_coordinates",
+            format!("({lon}, {lat}) is not a longitude/latitude in China; check the order (lon first) and the crs"),
+        ));
+    }
+    let snapshot = state.engine.snapshot();
+    let chain = snapshot.lookup(lon, lat);
+    if let Some(deepest) = chain.first() {
+        principal.check_scope(&deepest.code)?;
+    }
+    let others: Vec<ChainLink> = snapshot
+        .containing(lon, lat)
+        .into_iter()
+        .filter(|a| a.layer != crate::model::Layer::Base && principal.covers(&a.code))
+        .map(ChainLink::from)
+        .collect();
+    let grid = chain
+        .iter()
+        .find(|a| a.level == crate::model::Level::Grid)
+        .map(|a| a.code.clone());
+    Ok(Json(json!({
+        "lon": lon,
+        "lat": lat,
+        "inside": !chain.is_empty(),
+        "grid": grid,
+        "chain": chain.into_iter().map(ChainLink::from).collect::<Vec<_>>(),
+        "other_layers": others,
+    })))
+}
+
+/// `GET /api/areas/{code}`: the area as a GeoJSON Feature with attributes and rollup.
+pub async fn area(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(code): Path<String>,
+) -> Result<Json<Feature>, ApiError> {
+    principal.check_scope(&code)?;
+    let snapshot = state.engine.snapshot();
+    let area = snapshot
+        .area(&code)
+        .ok_or_else(|| ApiError::not_found(format!("no area with code {code}")))?;
+    Ok(Json(area_feature(area, snapshot.rollup(&code))))
+}
+
+/// `GET /api/areas/{code}/children`: the direct children (every layer) as a FeatureCollection.
+pub async fn children(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(code): Path<String>,
+) -> Result<Json<FeatureCollection>, ApiError> {
+    principal.check_scope(&code)?;
+    let snapshot = state.engine.snapshot();
+    if snapshot.area(&code).is_none() {
+        return Err(ApiError::not_found(format!("no area with code {code}")));
+    }
+    let features = snapshot
+        .children(&code)
+        .into_iter()
+        .map(|a| area_feature(a, snapshot.rollup(&a.code)))
+        .collect();
+    Ok(Json(FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    }))
+}
+
+/// An area as a GeoJSON Feature: id = code, properties = attributes + `rollup`.
+pub fn area_feature(area: &Area, rollup: Option<Rollup>) -> Feature {
+    let mut props = JsonObject::new();
+    props.insert("code".into(), json!(area.code));
+    props.insert("name".into(), json!(area.name));
+    props.insert("layer".into(), json!(area.layer.as_str()));
+    props.insert("level".into(), json!(area.level.as_str()));
+    props.insert("parent_code".into(), json!(area.parent_code));
+    props.insert(
+        "center".into(),
+        json!(area.center.map(|p| [p.x(), p.y()])),
+    );
+    props.insert("leader_name".into(), json!(area.leader_name));
+    props.insert("leader_phone".into(), json!(area.leader_phone));
+    props.insert("leader_photo_url".into(), json!(area.leader_photo_url));
+    props.insert("urban_rural".into(), json!(area.urban_rural));
+    props.insert("valid_from".into(), json!(area.valid_from));
+    props.insert("valid_to".into(), json!(area.valid_to));
+    props.insert("rollup".into(), json!(rollup));
+    Feature {
+        bbox: None,
+        geometry: Some(geojson::Geometry::from(&area.geometry)),
+        id: Some(geojson::feature::Id::String(area.code.clone())),
+        properties: Some(props),
+        foreign_members: None,
+    }
+}

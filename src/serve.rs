@@ -1,0 +1,179 @@
+//! `gridmap serve`: open the store, load the engine, follow other writers, answer HTTP until
+//! SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::api::auth::{Auth, Role};
+use crate::api::{self, AppState};
+use crate::config::{Config, StoreLocation, DEFAULT_DATA};
+use crate::engine::Engine;
+use crate::generate::{self, GenerateOptions, Scale};
+use crate::model::Change;
+use crate::store::gpkg::GpkgStore;
+use crate::store::postgis::PostgisStore;
+use crate::store::Store;
+
+/// The seed of the sample city made on first run of the default embedded store.
+pub const SAMPLE_SEED: u64 = 1;
+
+/// Opens the configured store (PostGIS or GeoPackage).
+pub async fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match location {
+        StoreLocation::Postgis(url) => Arc::new(PostgisStore::connect(url).await?),
+        StoreLocation::Gpkg(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            Arc::new(GpkgStore::open(path)?)
+        }
+    })
+}
+
+/// A started server.
+pub struct Server {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// In demo mode, a ready admin token for the whole city.
+    pub demo_token: Option<String>,
+    pub engine: Arc<Engine>,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// The base URL clients use.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets running requests finish, and waits.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await??;
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await
+    }
+}
+
+/// Opens the store, fills the default embedded store with the sample city when it is empty,
+/// loads the engine, starts following other writers and binds the listener.
+pub async fn start(config: &Config) -> anyhow::Result<Server> {
+    let store = open_store(&config.store).await?;
+    fill_default_store(config, store.as_ref()).await?;
+    let started = std::time::Instant::now();
+    let dataset = store.load().await?;
+    let engine = Arc::new(Engine::new(dataset));
+    tracing::info!(
+        store = store.name(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        sizes = ?engine.snapshot().sizes(),
+        "engine loaded"
+    );
+    if let Some(changes) = store.subscribe() {
+        tokio::spawn(follow_changes(changes, engine.clone()));
+    }
+    let (auth, demo_token) = match &config.jwt_secret {
+        Some(secret) => (Auth::new(secret), None),
+        None => {
+            let auth = Auth::random();
+            let token = auth.issue("demo-admin", "410600", &[Role::Admin], chrono::Duration::days(30))?;
+            (auth, Some(token))
+        }
+    };
+    let state = AppState {
+        engine: engine.clone(),
+        store: store.clone(),
+        auth: Arc::new(auth),
+    };
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = api::router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Server {
+        addr,
+        demo_token,
+        engine,
+        store,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// The default embedded store is filled with the sample city on first run, so a new user sees
+/// a city without importing anything. Other stores are left as they are.
+async fn fill_default_store(config: &Config, store: &dyn Store) -> anyhow::Result<()> {
+    let is_default = config.store == StoreLocation::Gpkg(Path::new(DEFAULT_DATA).to_path_buf());
+    if !is_default || store.counts().await?.areas > 0 {
+        return Ok(());
+    }
+    tracing::info!("{DEFAULT_DATA} is empty: generating the sample city (seed {SAMPLE_SEED})");
+    generate::generate_into(
+        store,
+        &GenerateOptions {
+            scale: Scale::Sample,
+            seed: SAMPLE_SEED,
+            progress: false,
+            events: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies changes made by other writers to the engine, in batches of what has arrived.
+async fn follow_changes(mut changes: mpsc::Receiver<Change>, engine: Arc<Engine>) {
+    while let Some(first) = changes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 10_000 {
+            match changes.try_recv() {
+                Ok(change) => batch.push(change),
+                Err(_) => break,
+            }
+        }
+        tracing::debug!(changes = batch.len(), "applying changes from other writers");
+        engine.apply(&batch);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
