@@ -1,0 +1,111 @@
+//! Event codes for events imported without one: `E` + the report date (yyyymmdd, China
+//! Standard Time) + a 6-digit sequence of that day, e.g. `E20240501000042`.
+//!
+//! The sequence continues after the highest one already stored for that day (and after any
+//! such code given explicitly in the file), so generated codes never collide. An event whose
+//! (source, external_id) is already stored keeps its stored code, so re-importing a file
+//! updates the events instead of duplicating them.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::model::{Event, EventSource};
+
+/// Highest sequence per day and stored codes by (source, external id).
+#[derive(Debug, Default)]
+pub struct EventCodes {
+    last_sequence: HashMap<String, u32>,
+    by_external_id: HashMap<(EventSource, String), String>,
+}
+
+impl EventCodes {
+    /// Notes stored events (called per chunk of `Store::load_events`).
+    pub fn note_stored(&mut self, events: &[Event]) {
+        for event in events {
+            self.note_code(&event.code);
+            if let Some(external) = &event.external_id {
+                self.by_external_id
+                    .insert((event.source, external.clone()), event.code.clone());
+            }
+        }
+    }
+
+    /// Notes a code (stored or given in the file) so that generation skips past it.
+    pub fn note_code(&mut self, code: &str) {
+        if let Some((day, sequence)) = parse(code) {
+            let last = self.last_sequence.entry(day.to_string()).or_insert(0);
+            *last = (*last).max(sequence);
+        }
+    }
+
+    /// The stored code of an event from `source` with this external id, if any.
+    pub fn stored(&self, source: EventSource, external_id: &str) -> Option<&str> {
+        self.by_external_id
+            .get(&(source, external_id.to_string()))
+            .map(String::as_str)
+    }
+
+    /// A new code for an event reported at `at`; `None` once a day's 999 999 codes are used.
+    pub fn generate(&mut self, at: DateTime<Utc>) -> Option<String> {
+        let china = FixedOffset::east_opt(8 * 3600)?;
+        let day = at.with_timezone(&china).format("%Y%m%d").to_string();
+        let last = self.last_sequence.entry(day.clone()).or_insert(0);
+        if *last >= 999_999 {
+            return None;
+        }
+        *last += 1;
+        Some(format!("E{day}{:06}", *last))
+    }
+}
+
+/// Splits `E` + 8 digits + 6 digits into (day, sequence).
+fn parse(code: &str) -> Option<(&str, u32)> {
+    let rest = code.strip_prefix('E')?;
+    if rest.len() != 14 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((&rest[..8], rest[8..].parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn other_code_formats_are_ignored() {
+        let mut codes = EventCodes::default();
+        for code in [
+            "",
+            "E",
+            "E2024050100004",
+            "X20240501000042",
+            "E2024050100004x",
+        ] {
+            codes.note_code(code);
+        }
+        assert!(codes.last_sequence.is_empty());
+    }
+
+    #[test]
+    fn continues_after_the_highest_code_of_the_day_in_china_time() {
+        let mut codes = EventCodes::default();
+        codes.note_code("E20240501000041");
+        codes.note_code("E20240501000007");
+        // 2024-04-30 17:00 UTC is 2024-05-01 01:00 in China.
+        let at = Utc.with_ymd_and_hms(2024, 4, 30, 17, 0, 0).unwrap();
+        assert_eq!(codes.generate(at).as_deref(), Some("E20240501000042"));
+        assert_eq!(codes.generate(at).as_deref(), Some("E20240501000043"));
+        let next_day = Utc.with_ymd_and_hms(2024, 5, 1, 17, 0, 0).unwrap();
+        assert_eq!(codes.generate(next_day).as_deref(), Some("E20240502000001"));
+    }
+
+    #[test]
+    fn a_full_day_yields_none() {
+        let mut codes = EventCodes::default();
+        codes.note_code("E20240501999999");
+        let at = Utc.with_ymd_and_hms(2024, 5, 1, 4, 0, 0).unwrap();
+        assert_eq!(codes.generate(at), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! Events (事件) reported elsewhere (the hotline, another platform, a migration).
+//!
+//! Fields: `code` (optional: generated as in `event_codes`), `external_id`, `title`,
+//! `category` (GB/T 30428.2-style digits such as `0102`, or a 综治 key such as `dispute`),
+//! `source`, `content`, `reporter_name`, `reporter_phone`, `address`, `status` (default
+//! `reported`), `level` (default `community`), `department`, `reported_at` (default: now),
+//! `deadline`, `closed_at` (required once closed), `evaluation_score` (1–5, evaluated events
+//! only), `evaluation_comment`, and an optional per-row `crs` for files that mix phone CRSs.
+//! Geometry: Point. The area chain comes from the engine's point-in-area lookup.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use super::context::Context;
+use super::fields::Fields;
+use super::geometry::location;
+use super::source::RawFeature;
+use crate::crs::Crs;
+use crate::model::{
+    Change, Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition,
+};
+
+/// The actor recorded on the transition that brings an imported event into the log.
+pub const IMPORT_ACTOR: &str = "import";
+
+fn category_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^(?:[0-9]{2}(?:[0-9]{2}){0,2}|[a-z][a-z0-9_]{0,39})$").expect("static regex")
+    })
+}
+
+fn code_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[A-Za-z0-9_-]{1,40}$").expect("static regex"))
+}
+
+/// Validates one event feature and returns its upsert.
+pub fn build(
+    feature: &RawFeature,
+    file_crs: Crs,
+    ctx: &mut Context,
+) -> Result<Change, Vec<String>> {
+    let mut f = Fields::new(&feature.properties);
+    let crs = match f.text("crs").map(|c| Crs::parse(&c)) {
+        None => file_crs,
+        Some(Ok(crs)) => crs,
+        Some(Err(e)) => {
+            f.problem(format!("field crs: {e}"));
+            file_crs
+        }
+    };
+    let code = f.text("code");
+    let external_id = f.text("external_id");
+    let title = f.required_text("title");
+    let category = f.required_text("category");
+    let sources: Vec<&str> = EventSource::ALL.iter().map(|s| s.as_str()).collect();
+    let source = f.required_choice(&["source"], EventSource::parse, &sources);
+    let statuses: Vec<&str> = EventStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let status = f.choice(&["status"], EventStatus::parse, &statuses);
+    let levels: Vec<&str> = HandlingLevel::ALL.iter().map(|l| l.as_str()).collect();
+    let level = f.choice(&["level"], HandlingLevel::parse, &levels);
+    let reported_at = f.datetime("reported_at");
+    let deadline = f.datetime("deadline");
+    let closed_at = f.datetime("closed_at");
+    let evaluation = read_evaluation(&mut f);
+    let content = f.text("content").unwrap_or_default();
+    let reporter_name = f.text("reporter_name");
+    let reporter_phone = f.text("reporter_phone");
+    let address = f.text("address");
+    let department = f.text("department");
+    if let Some(category) = category
+        .as_deref()
+        .filter(|c| !category_regex().is_match(c))
+    {
+        f.problem(format!(
+            "category {category:?} must be a GB/T 30428.2-style code of 2, 4 or 6 digits (e.g. 0102) or a lower-case key (e.g. dispute)"
+        ));
+    }
+    if let Some(code) = code.as_deref().filter(|c| !code_regex().is_match(c)) {
+        f.problem(format!(
+            "event code {code:?} must be 1–40 letters, digits, '-' or '_'"
+        ));
+    }
+    let status = status.unwrap_or(EventStatus::Reported);
+    check_closing(&mut f, status, closed_at, evaluation.is_some());
+    let reported_at = reported_at.unwrap_or(ctx.now);
+    let position = location(feature.geometry.as_ref(), crs)
+        .map_err(|e| f.problems.extend(e))
+        .ok();
+    let code = claim_code(
+        &mut f,
+        ctx,
+        feature.index,
+        code,
+        source,
+        external_id.as_deref(),
+        reported_at,
+    );
+    match (code, title, category, source, position) {
+        (Some(code), Some(title), Some(category), Some(source), Some(position))
+            if f.problems.is_empty() =>
+        {
+            let chain = ctx.snapshot.lookup(position.x(), position.y());
+            let outside_grid = ctx.snapshot.grid_at(position.x(), position.y()).is_none();
+            let level = level.unwrap_or(HandlingLevel::Community);
+            Ok(Change::UpsertEvent(Event {
+                code,
+                external_id,
+                title,
+                category,
+                source,
+                content,
+                reporter_name,
+                reporter_phone,
+                location: position,
+                address,
+                area_code: chain.first().map(|a| a.code.clone()),
+                outside_grid,
+                status,
+                level,
+                department: department.clone(),
+                reported_at,
+                deadline,
+                closed_at,
+                evaluation,
+                transitions: vec![Transition {
+                    at: reported_at,
+                    from: None,
+                    to: status,
+                    actor: IMPORT_ACTOR.to_string(),
+                    level,
+                    department,
+                    note: Some("imported".to_string()),
+                }],
+            }))
+        }
+        _ => Err(f.problems),
+    }
+}
+
+fn read_evaluation(f: &mut Fields<'_>) -> Option<Evaluation> {
+    let score = f.integer("evaluation_score", 1, 5);
+    let comment = f.text("evaluation_comment");
+    match (score, comment) {
+        (Some(score), comment) => Some(Evaluation {
+            score: i16::try_from(score).unwrap_or_default(),
+            comment,
+        }),
+        (None, Some(_)) if !f.has("evaluation_score") => {
+            f.problem("evaluation_comment needs an evaluation_score (1–5)");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// A closed event has a closing time; only an evaluated event has an evaluation.
+fn check_closing(
+    f: &mut Fields<'_>,
+    status: EventStatus,
+    closed_at: Option<DateTime<Utc>>,
+    evaluated: bool,
+) {
+    let closed = matches!(status, EventStatus::Closed | EventStatus::Evaluated);
+    if closed && closed_at.is_none() && !f.has("closed_at") {
+        f.problem(format!("status {} needs closed_at", status.as_str()));
+    }
+    if !closed && closed_at.is_some() {
+        f.problem(format!(
+            "closed_at is given but status {} is not closed",
+            status.as_str()
+        ));
+    }
+    if evaluated && status != EventStatus::Evaluated {
+        f.problem(format!(
+            "evaluation_score is given but status {} is not evaluated",
+            status.as_str()
+        ));
+    }
+}
+
+/// The event's code: as given, the stored code of the same (source, external_id), or a new one.
+fn claim_code(
+    f: &mut Fields<'_>,
+    ctx: &mut Context,
+    index: usize,
+    code: Option<String>,
+    source: Option<EventSource>,
+    external_id: Option<&str>,
+    reported_at: DateTime<Utc>,
+) -> Option<String> {
+    if let (Some(source), Some(external)) = (source, external_id) {
+        if let Err(e) = ctx.claim(
+            "source and external_id",
+            &format!("{} {external}", source.as_str()),
+            index,
+        ) {
+            f.problem(e);
+        }
+    }
+    let stored = source
+        .zip(external_id)
+        .and_then(|(s, e)| ctx.event_codes.stored(s, e))
+        .map(str::to_string);
+    let code = match (code, stored) {
+        (Some(code), Some(stored)) if code != stored => {
+            f.problem(format!("code {code} differs from {stored}, the stored event with the same source and external_id"));
+            return None;
+        }
+        (Some(code), _) => code,
+        (None, Some(stored)) => stored,
+        (None, None) if !f.problems.is_empty() => return None,
+        (None, None) => match ctx.event_codes.generate(reported_at) {
+            Some(code) => code,
+            None => {
+                f.problem(
+                    "no event code left for that day (999 999 in use); give codes in the file",
+                );
+                return None;
+            }
+        },
+    };
+    if let Err(e) = ctx.claim("code", &code, index) {
+        f.problem(e);
+    }
+    Some(code)
+}
