@@ -263,8 +263,9 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 
 -- Whether the current transaction asked not to notify (the service's own writes). Every trigger
--- below tests it in its WHEN clause, so silent bulk writes pay no trigger call at all; the service
--- sets updated_at itself.
+-- below tests it in its WHEN clause, so silent bulk writes pay no trigger call at all. The service
+-- writes updated_at = '-infinity' on its own inserts and leaves it on its updates: updated_at is the
+-- time of the last write by another client, which is all the change feed's catch-up must re-read.
 CREATE FUNCTION gridmap_is_silent() RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(current_setting('gridmap.silent', true), '') = 'on'

@@ -145,7 +145,9 @@ where
 /// How a bulk write treats an existing key.
 #[derive(Clone, Copy)]
 enum OnConflict {
-    /// Overwrite every column and move `updated_at`.
+    /// Overwrite every column. `updated_at` records only other clients' writes (the change
+    /// feed's catch-up re-reads those): the service's own rows get `-infinity` on insert and
+    /// keep their value on update, since the engine already holds them.
     Update,
     /// Keep the stored row (append-only logs).
     Ignore,
@@ -190,11 +192,15 @@ impl BulkWrite {
                     .filter(|n| !keys.contains(n))
                     .map(|n| format!("{n} = EXCLUDED.{n}"))
                     .collect();
-                format!("DO UPDATE SET {}, updated_at = now()", sets.join(", "))
+                format!("DO UPDATE SET {}", sets.join(", "))
             }
         };
+        let (stamp_column, stamp_value) = match self.on_conflict {
+            OnConflict::Update => (", updated_at", ", '-infinity'::timestamptz"),
+            OnConflict::Ignore => ("", ""),
+        };
         format!(
-            "INSERT INTO {table} ({cols}) SELECT {values} FROM unnest({arrays}) AS t({cols}) \
+            "INSERT INTO {table} ({cols}{stamp_column}) SELECT {values}{stamp_value} FROM unnest({arrays}) AS t({cols}) \
              ON CONFLICT ({key}) {action}",
             table = self.table,
             cols = names.join(", "),
@@ -625,7 +631,8 @@ mod tests {
             "{sql}"
         );
         assert!(!sql.contains(" code = EXCLUDED.code"), "{sql}");
-        assert!(sql.ends_with("updated_at = now()"), "{sql}");
+        assert!(!sql.contains("updated_at = "), "{sql}");
+        assert!(sql.contains("'-infinity'::timestamptz"), "{sql}");
     }
 
     #[test]
