@@ -26,9 +26,10 @@ pub async fn fresh_postgis_url() -> String {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0)
     );
-    let (client, conn) = tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test PostgreSQL server");
+    let (client, conn) =
+        tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test PostgreSQL server");
     tokio::spawn(conn);
     // CREATE DATABASE … TEMPLATE fails if another session is using the template at that moment;
     // tests create databases concurrently, so retry briefly.
