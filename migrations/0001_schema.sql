@@ -25,7 +25,7 @@
 -- letter and pairs of digits (special and business grids).
 CREATE FUNCTION gridmap_is_area_code(code text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT code ~ '^[0-9]{6}(?:[0-9]{3}){0,3}(?:[0-9]{2,3})?(?:[A-Z][0-9]{2}(?:[0-9]{2})*)?$'
+    SELECT code ~ '^[0-9]{6}(?:(?:[0-9]{3}){0,2}|[0-9]{9}(?:[0-9]{2,3})?)(?:[A-Z][0-9]{2}(?:[0-9]{2})*)?$'
 $$;
 
 -- Whether a geometry is non-empty, valid and inside the accepted longitude/latitude range

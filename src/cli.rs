@@ -74,7 +74,11 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub events: Option<u64>,
     /// Write into this GeoPackage file.
-    #[arg(long, conflicts_with = "database_url", required_unless_present = "database_url")]
+    #[arg(
+        long,
+        conflicts_with = "database_url",
+        required_unless_present = "database_url"
+    )]
     pub out: Option<PathBuf>,
     /// Write into this PostGIS database.
     #[arg(long)]
@@ -174,7 +178,9 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("gridmap listening on {url}/");
     println!("wall map: {url}/");
     if let Some(token) = &server.demo_token {
-        println!("demo mode (no GRIDMAP_JWT_SECRET): admin token for 410600 鹤壁市, valid 30 days:");
+        println!(
+            "demo mode (no GRIDMAP_JWT_SECRET): admin token for 410600 鹤壁市, valid 30 days:"
+        );
         println!("{token}");
         println!("try: curl -H 'Authorization: Bearer {token}' '{url}/api/lookup?lon=114.297&lat=35.748'");
     }
@@ -183,7 +189,11 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    let scale = if args.scale == "city" { Scale::City } else { Scale::Sample };
+    let scale = if args.scale == "city" {
+        Scale::City
+    } else {
+        Scale::Sample
+    };
     let location = store_location(args.database_url, args.out);
     let store = serve::open_store(&location).await?;
     let opts = GenerateOptions {

@@ -102,7 +102,11 @@ impl Config {
         Ok(Config {
             listen,
             store,
-            jwt_secret: over.jwt_secret.clone().or(file.jwt_secret).filter(|s| !s.is_empty()),
+            jwt_secret: over
+                .jwt_secret
+                .clone()
+                .or(file.jwt_secret)
+                .filter(|s| !s.is_empty()),
             public_url: file.public_url,
         })
     }

@@ -91,7 +91,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         Some(secret) => (Auth::new(secret), None),
         None => {
             let auth = Auth::random();
-            let token = auth.issue("demo-admin", "410600", &[Role::Admin], chrono::Duration::days(30))?;
+            let token = auth.issue(
+                "demo-admin",
+                "410600",
+                &[Role::Admin],
+                chrono::Duration::days(30),
+            )?;
             (auth, Some(token))
         }
     };

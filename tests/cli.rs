@@ -9,7 +9,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_gridmap");
 
 #[test]
 fn help_names_every_subcommand() {
-    let out = Command::new(BIN).arg("--help").output().expect("run gridmap --help");
+    let out = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run gridmap --help");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for sub in ["serve", "generate", "import", "token"] {
@@ -45,13 +48,27 @@ fn token_needs_a_secret_and_a_valid_scope() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
 
     let out = Command::new(BIN)
-        .args(["token", "--scope", "410611", "--roles", "viewer,analyst", "--ttl", "2h"])
+        .args([
+            "token",
+            "--scope",
+            "410611",
+            "--roles",
+            "viewer,analyst",
+            "--ttl",
+            "2h",
+        ])
         .env("GRIDMAP_JWT_SECRET", "s")
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let p = gridmap::api::auth::Auth::new("s").verify(&token).expect("valid token");
+    let p = gridmap::api::auth::Auth::new("s")
+        .verify(&token)
+        .expect("valid token");
     assert_eq!(p.scope, "410611");
     assert_eq!(p.roles.len(), 2);
 }
@@ -123,7 +140,10 @@ fn serve_with_no_arguments_makes_the_sample_city_and_prints_a_token() {
             assert!(status.success(), "exit status after SIGTERM: {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "gridmap did not stop after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "gridmap did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -43,7 +43,9 @@ fn point_in_411(server: &Server) -> ((f64, f64), String) {
         .expect("a grid in 410611")
         .clone();
     let p = grid.geometry.interior_point().expect("interior point");
-    let found = snap.grid_at(p.x(), p.y()).expect("grid at its interior point");
+    let found = snap
+        .grid_at(p.x(), p.y())
+        .expect("grid at its interior point");
     ((p.x(), p.y()), found.code.clone())
 }
 
@@ -56,7 +58,10 @@ async fn health_ready_metrics_without_token() {
     let (s, body) = get(&server, "/ready", None).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["store"], "gpkg");
-    assert!(body["engine"]["grids"].as_u64().unwrap_or(0) > 100, "{body}");
+    assert!(
+        body["engine"]["grids"].as_u64().unwrap_or(0) > 100,
+        "{body}"
+    );
     let (s, _) = get(&server, "/api/lookup?lon=114.3&lat=35.7", Some("x")).await;
     assert_eq!(s, 401);
     let (s, body) = get(&server, "/metrics", None).await;
@@ -64,8 +69,14 @@ async fn health_ready_metrics_without_token() {
     let text = body.as_str().expect("metrics text");
     assert!(text.contains("gridmap_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/api/lookup\""), "{text}");
-    assert!(text.contains("gridmap_http_request_duration_seconds"), "{text}");
-    assert!(text.contains("gridmap_engine_records{kind=\"grids\"}"), "{text}");
+    assert!(
+        text.contains("gridmap_http_request_duration_seconds"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gridmap_engine_records{kind=\"grids\"}"),
+        "{text}"
+    );
     let (s, body) = get(&server, "/nowhere", None).await;
     assert_eq!((s, body["error"]["code"].as_str()), (404, Some("no_route")));
     server.stop().await.expect("stop");
@@ -80,27 +91,55 @@ async fn lookup_chain_in_and_out_of_scope() {
     let own = common::token("410611", &[Role::Viewer]);
     let other = common::token("410621", &[Role::Viewer]);
 
-    let (s, body) = get(&server, &format!("/api/lookup?lon={lon}&lat={lat}"), Some(&own)).await;
+    let (s, body) = get(
+        &server,
+        &format!("/api/lookup?lon={lon}&lat={lat}"),
+        Some(&own),
+    )
+    .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["grid"], grid.as_str());
     let chain = body["chain"].as_array().expect("chain");
     let levels: Vec<&str> = chain.iter().filter_map(|l| l["level"].as_str()).collect();
     let tail: Vec<&str> = levels.iter().rev().take(5).rev().copied().collect();
-    assert_eq!(tail, ["grid", "community", "street", "district", "city"], "{body}");
+    assert_eq!(
+        tail,
+        ["grid", "community", "street", "district", "city"],
+        "{body}"
+    );
     assert_eq!(chain.last().expect("city")["code"], "410600");
     assert_eq!(chain.last().expect("city")["name"], "鹤壁市");
     for pair in chain.windows(2) {
         let child = pair[0]["code"].as_str().expect("code");
         let parent = pair[1]["code"].as_str().expect("code");
-        assert!(gridmap::model::scope_contains(parent, child), "{parent} > {child}");
+        assert!(
+            gridmap::model::scope_contains(parent, child),
+            "{parent} > {child}"
+        );
     }
 
-    let (s, _) = get(&server, &format!("/api/lookup?lon={lon}&lat={lat}"), Some(&city)).await;
+    let (s, _) = get(
+        &server,
+        &format!("/api/lookup?lon={lon}&lat={lat}"),
+        Some(&city),
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, body) = get(&server, &format!("/api/lookup?lon={lon}&lat={lat}"), Some(&other)).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (403, Some("out_of_scope")));
+    let (s, body) = get(
+        &server,
+        &format!("/api/lookup?lon={lon}&lat={lat}"),
+        Some(&other),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (403, Some("out_of_scope"))
+    );
     let (s, body) = get(&server, &format!("/api/lookup?lon={lon}&lat={lat}"), None).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
 
     // Outside the city (Beijing): accepted, nothing found.
     let (s, body) = get(&server, "/api/lookup?lon=116.4&lat=39.9", Some(&city)).await;
@@ -110,15 +149,37 @@ async fn lookup_chain_in_and_out_of_scope() {
 
     // Bad input: clear JSON errors.
     let (s, body) = get(&server, "/api/lookup?lon=abc&lat=35.7", Some(&city)).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (400, Some("bad_query")), "{body}");
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (400, Some("bad_query")),
+        "{body}"
+    );
     let (s, body) = get(&server, "/api/lookup?lon=35.7&lat=114.3", Some(&city)).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (400, Some("bad_coordinates")), "{body}");
-    let (s, body) = get(&server, "/api/lookup?lon=114.3&lat=35.7&crs=EPSG:9999", Some(&city)).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (400, Some("bad_crs")), "{body}");
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (400, Some("bad_coordinates")),
+        "{body}"
+    );
+    let (s, body) = get(
+        &server,
+        "/api/lookup?lon=114.3&lat=35.7&crs=EPSG:9999",
+        Some(&city),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (400, Some("bad_crs")),
+        "{body}"
+    );
 
     // The same place given in GCJ-02 finds the same grid.
     let (glon, glat) = gridmap::crs::wgs84_to_gcj02(lon, lat);
-    let (s, body) = get(&server, &format!("/api/lookup?lon={glon}&lat={glat}&crs=gcj02"), Some(&own)).await;
+    let (s, body) = get(
+        &server,
+        &format!("/api/lookup?lon={glon}&lat={glat}&crs=gcj02"),
+        Some(&own),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(body["grid"], grid.as_str());
     server.stop().await.expect("stop");
@@ -138,7 +199,9 @@ async fn areas_and_children_with_rollups() {
     assert_eq!(feature["properties"]["name"], "淇滨区");
     assert_eq!(feature["properties"]["level"], "district");
     assert_eq!(feature["geometry"]["type"], "MultiPolygon");
-    let residents = feature["properties"]["rollup"]["residents"].as_i64().expect("residents");
+    let residents = feature["properties"]["rollup"]["residents"]
+        .as_i64()
+        .expect("residents");
     assert!(residents > 0);
 
     let (s, fc) = get(&server, "/api/areas/410611/children", Some(&own)).await;
@@ -152,16 +215,28 @@ async fn areas_and_children_with_rollups() {
         .filter(|f| f["properties"]["layer"] == "base")
         .filter_map(|f| f["properties"]["rollup"]["residents"].as_i64())
         .sum();
-    assert_eq!(base_sum, residents, "children's residents add up to the district's");
+    assert_eq!(
+        base_sum, residents,
+        "children's residents add up to the district's"
+    );
 
     let (s, body) = get(&server, "/api/areas/410621", Some(&own)).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (403, Some("out_of_scope")));
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (403, Some("out_of_scope"))
+    );
     let (s, body) = get(&server, "/api/areas/410600", Some(&own)).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (403, Some("out_of_scope")));
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (403, Some("out_of_scope"))
+    );
     let (s, body) = get(&server, "/api/areas/410621/children", Some(&own)).await;
     assert_eq!(s, 403, "{body}");
     let (s, body) = get(&server, "/api/areas/410611999", Some(&city)).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (s, city_feature) = get(&server, "/api/areas/410600", Some(&city)).await;
     assert_eq!(s, 200);
     assert_eq!(city_feature["properties"]["name"], "鹤壁市");
@@ -181,15 +256,29 @@ async fn openapi_matches_routes() {
         .keys()
         .cloned()
         .collect();
-    let mut listed: Vec<String> = gridmap::api::openapi::PATHS.iter().map(|p| p.to_string()).collect();
+    let mut listed: Vec<String> = gridmap::api::openapi::PATHS
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     let mut sorted = documented.clone();
     sorted.sort();
     listed.sort();
-    assert_eq!(sorted, listed, "openapi.json paths and api::openapi::PATHS differ");
+    assert_eq!(
+        sorted, listed,
+        "openapi.json paths and api::openapi::PATHS differ"
+    );
     for path in documented {
-        let concrete = path.replace("{code}", "410611") + if path == "/api/lookup" { "?lon=114.3&lat=35.7" } else { "" };
+        let concrete = path.replace("{code}", "410611")
+            + if path == "/api/lookup" {
+                "?lon=114.3&lat=35.7"
+            } else {
+                ""
+            };
         let (s, body) = get(&server, &concrete, Some(&token)).await;
-        assert_ne!(body["error"]["code"], "no_route", "{path} is documented but not routed");
+        assert_ne!(
+            body["error"]["code"], "no_route",
+            "{path} is documented but not routed"
+        );
         assert!(s < 500, "{path}: {s} {body}");
     }
     server.stop().await.expect("stop");
@@ -199,7 +288,9 @@ async fn openapi_matches_routes() {
 async fn postgis_mode_follows_edits_from_other_clients() {
     let url = common::fresh_postgis_url().await;
     {
-        let store = gridmap::store::postgis::PostgisStore::connect(&url).await.expect("connect");
+        let store = gridmap::store::postgis::PostgisStore::connect(&url)
+            .await
+            .expect("connect");
         gridmap::generate::generate_into(&store, &common::sample_options())
             .await
             .expect("generate into PostGIS");
@@ -209,14 +300,23 @@ async fn postgis_mode_follows_edits_from_other_clients() {
         .expect("server on PostGIS");
     let token = common::token("410611", &[Role::Viewer]);
     let (s, body) = get(&server, "/ready", None).await;
-    assert_eq!((s, body["store"].as_str()), (200, Some("postgis")), "{body}");
+    assert_eq!(
+        (s, body["store"].as_str()),
+        (200, Some("postgis")),
+        "{body}"
+    );
     let (s, before) = get(&server, "/api/areas/410611001", Some(&token)).await;
     assert_eq!(s, 200, "{before}");
 
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("psql-like client");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("psql-like client");
     tokio::spawn(conn);
     client
-        .execute("UPDATE area SET name = '金山街道（改）' WHERE code = '410611001'", &[])
+        .execute(
+            "UPDATE area SET name = '金山街道（改）' WHERE code = '410611001'",
+            &[],
+        )
         .await
         .expect("update from another client");
     let started = Instant::now();

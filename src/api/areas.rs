@@ -54,7 +54,9 @@ pub async fn lookup(
     let Query(q) = query.map_err(bad_query)?;
     let crs = match q.crs.as_deref() {
         None => Crs::Wgs84,
-        Some(text) => Crs::parse(text).map_err(|e| ApiError::bad_request("bad_crs", e.to_string()))?,
+        Some(text) => {
+            Crs::parse(text).map_err(|e| ApiError::bad_request("bad_crs", e.to_string()))?
+        }
     };
     let (lon, lat) = crs::to_storage(crs, q.lon, q.lat)
         .map_err(|e| ApiError::bad_request("bad_coordinates", e.to_string()))?;
@@ -134,10 +136,7 @@ pub fn area_feature(area: &Area, rollup: Option<Rollup>) -> Feature {
     props.insert("layer".into(), json!(area.layer.as_str()));
     props.insert("level".into(), json!(area.level.as_str()));
     props.insert("parent_code".into(), json!(area.parent_code));
-    props.insert(
-        "center".into(),
-        json!(area.center.map(|p| [p.x(), p.y()])),
-    );
+    props.insert("center".into(), json!(area.center.map(|p| [p.x(), p.y()])));
     props.insert("leader_name".into(), json!(area.leader_name));
     props.insert("leader_phone".into(), json!(area.leader_phone));
     props.insert("leader_photo_url".into(), json!(area.leader_photo_url));

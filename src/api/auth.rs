@@ -26,7 +26,13 @@ pub enum Role {
 
 impl Role {
     /// All roles.
-    pub const ALL: [Role; 5] = [Role::Viewer, Role::Analyst, Role::Dispatcher, Role::Admin, Role::Device];
+    pub const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::Analyst,
+        Role::Dispatcher,
+        Role::Admin,
+        Role::Device,
+    ];
 
     /// The text form used in tokens.
     pub fn as_str(self) -> &'static str {
@@ -170,9 +176,9 @@ pub fn parse_ttl(s: &str) -> Result<chrono::Duration, String> {
     let s = s.trim();
     let split = s.len().saturating_sub(1);
     let (num, unit) = s.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected a number and a unit, like 30d, 12h, 15m or 90s"))?;
+    let n: i64 = num.parse().map_err(|_| {
+        format!("invalid duration {s:?}: expected a number and a unit, like 30d, 12h, 15m or 90s")
+    })?;
     match unit {
         "d" => Ok(chrono::Duration::days(n)),
         "h" => Ok(chrono::Duration::hours(n)),
@@ -185,7 +191,10 @@ pub fn parse_ttl(s: &str) -> Result<chrono::Duration, String> {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -195,9 +204,9 @@ impl FromRequestParts<AppState> for Principal {
         let text = header
             .to_str()
             .map_err(|_| ApiError::unauthorized("Authorization header is not ASCII"))?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::unauthorized("Authorization header must be `Bearer <token>`"))?;
+        let token = text.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::unauthorized("Authorization header must be `Bearer <token>`")
+        })?;
         state.auth.verify(token.trim())
     }
 }
@@ -218,8 +227,12 @@ mod tests {
     #[test]
     fn issue_and_verify() {
         let auth = Auth::new("secret");
-        assert!(auth.issue("x", "4106", &[Role::Admin], chrono::Duration::hours(1)).is_err());
-        assert!(auth.issue("x", "410611", &[], chrono::Duration::hours(1)).is_err());
+        assert!(auth
+            .issue("x", "4106", &[Role::Admin], chrono::Duration::hours(1))
+            .is_err());
+        assert!(auth
+            .issue("x", "410611", &[], chrono::Duration::hours(1))
+            .is_err());
         let t = auth
             .issue("x", "410611", &[Role::Viewer], chrono::Duration::hours(1))
             .expect("token");
@@ -231,6 +244,9 @@ mod tests {
         let expired = auth
             .issue("x", "410611", &[Role::Viewer], chrono::Duration::hours(-2))
             .expect("token");
-        assert_eq!(auth.verify(&expired).map_err(|e| e.code), Err("unauthorized"));
+        assert_eq!(
+            auth.verify(&expired).map_err(|e| e.code),
+            Err("unauthorized")
+        );
     }
 }

@@ -91,7 +91,10 @@ pub async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
         code: "no_route",
-        message: format!("no endpoint at {}; see /openapi.json for the API", uri.path()),
+        message: format!(
+            "no endpoint at {}; see /openapi.json for the API",
+            uri.path()
+        ),
     }
 }
 

@@ -68,7 +68,10 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("gridmap_engine_records", "kind" => name).set(value as f64);
     }
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         handle().render(),
     )
 }

@@ -33,7 +33,9 @@ impl Layer {
             "special" => Some(Layer::Special),
             _ => s
                 .strip_prefix("business:")
-                .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|n| {
+                    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
                 .map(|n| Layer::Business(n.to_string())),
         }
     }
@@ -49,7 +51,9 @@ impl<'de> Deserialize<'de> for Layer {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Layer::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("unknown layer {s:?}: expected base, special or business:NAME"))
+            serde::de::Error::custom(format!(
+                "unknown layer {s:?}: expected base, special or business:NAME"
+            ))
         })
     }
 }

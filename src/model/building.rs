@@ -84,9 +84,14 @@ impl HouseUse {
 
     /// Inverse of [`HouseUse::as_str`].
     pub fn parse(s: &str) -> Option<HouseUse> {
-        [HouseUse::OwnerOccupied, HouseUse::Rented, HouseUse::Vacant, HouseUse::Business]
-            .into_iter()
-            .find(|u| u.as_str() == s)
+        [
+            HouseUse::OwnerOccupied,
+            HouseUse::Rented,
+            HouseUse::Vacant,
+            HouseUse::Business,
+        ]
+        .into_iter()
+        .find(|u| u.as_str() == s)
     }
 }
 

@@ -21,7 +21,7 @@ pub enum CodeError {
 fn code_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"^[0-9]{6}(?:[0-9]{3}){0,3}(?:[0-9]{2,3})?(?:[A-Z][0-9]{2}(?:[0-9]{2})*)?$")
+        Regex::new(r"^[0-9]{6}(?:(?:[0-9]{3}){0,2}|[0-9]{9}(?:[0-9]{2,3})?)(?:[A-Z][0-9]{2}(?:[0-9]{2})*)?$")
             .expect("static regex")
     })
 }
@@ -76,7 +76,15 @@ mod tests {
         ] {
             assert_eq!(validate_code(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "41061", "4106110", "41061100", "41061a", "410611001001001001x", "410611F1"] {
+        for bad in [
+            "",
+            "41061",
+            "4106110",
+            "41061100",
+            "41061a",
+            "410611001001001001x",
+            "410611F1",
+        ] {
             assert!(validate_code(bad).is_err(), "{bad}");
         }
     }

@@ -15,7 +15,7 @@ pub mod worker;
 pub use area::{Area, Layer, Level};
 pub use building::{Building, BuildingUse, House, HouseUse};
 pub use code::{scope_contains, scope_prefix, validate_code, CodeError};
-pub use event::{Event, EventSource, EventStatus, Evaluation, HandlingLevel, Transition};
+pub use event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};
 pub use population::{CareCounts, Population, PopulationCounts};
 pub use worker::{Worker, WorkerFix, WorkerRole};
 

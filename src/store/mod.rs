@@ -46,7 +46,10 @@ pub trait Store: Send + Sync {
     async fn load(&self) -> Result<Dataset, StoreError>;
 
     /// Streams all stored events, oldest first, in chunks, to `sink`.
-    async fn load_events(&self, sink: &mut (dyn FnMut(Vec<Event>) + Send)) -> Result<(), StoreError>;
+    async fn load_events(
+        &self,
+        sink: &mut (dyn FnMut(Vec<Event>) + Send),
+    ) -> Result<(), StoreError>;
 
     /// Applies a batch of changes in one transaction; returns only after the commit.
     /// On error nothing of the batch is stored.

@@ -1,0 +1,65 @@
+//! The engine: the in-memory read model every read goes through.
+//!
+//! Reads take an immutable [`Snapshot`] (an `Arc`, swapped atomically with `arc-swap`), so
+//! they never wait for a writer. A write ([`Engine::apply`]) runs after the store has committed
+//! the changes: it copies the current snapshot shallowly, patches the parts the changes touch
+//! (sharing the rest) and publishes the result. Writers are serialized among themselves.
+//!
+//! Where things are: `point_in_area` (the border rule and the PostGIS-exact polygon test),
+//! `area_index` (R-trees over areas per layer and level), `building_index` (buildings by code
+//! and envelope), `housing` (houses and population per building), `rollup` (per-area totals),
+//! `apply` (load and incremental patching), `snapshot` (the read API).
+
+mod apply;
+mod area_index;
+mod building_index;
+mod housing;
+pub mod point_in_area;
+mod rollup;
+mod snapshot;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+
+use crate::model::{Change, Dataset};
+use apply::Writer;
+pub use rollup::{CareTotals, Rollup};
+pub use snapshot::{Sizes, Snapshot};
+
+/// The read model: a published snapshot and the writer state behind it. `Send + Sync`; share
+/// it in an `Arc`.
+pub struct Engine {
+    current: ArcSwap<Snapshot>,
+    writer: Mutex<Writer>,
+}
+
+impl Engine {
+    /// Builds the read model from a loaded dataset (indexes, grid codes, rollups).
+    pub fn new(data: Dataset) -> Engine {
+        let (writer, snapshot) = Writer::load(data);
+        Engine {
+            current: ArcSwap::from_pointee(snapshot),
+            writer: Mutex::new(writer),
+        }
+    }
+
+    /// The current snapshot; cheap, never blocks.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Applies a batch of committed changes and publishes the next snapshot. Readers see
+    /// either all of the batch or none of it.
+    pub fn apply(&self, changes: &[Change]) {
+        // Only a bug can panic inside `Writer::apply`; its half-built snapshot is then never
+        // published, and reads carry on from the last good one rather than failing for good.
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Snapshot::clone(&self.current.load());
+        writer.apply(&mut next, changes);
+        self.current.store(Arc::new(next));
+    }
+}

@@ -1,0 +1,144 @@
+//! The immutable read model: one consistent view of areas, buildings and rollups. Readers hold
+//! an `Arc<Snapshot>` for as long as they like; the writer builds the next one beside it,
+//! sharing every part it did not change.
+
+use std::sync::Arc;
+
+use geo_types::{coord, Rect};
+use serde::Serialize;
+
+use super::area_index::{rect_to_aabb, AreaIndex};
+use super::building_index::BuildingIndex;
+use super::rollup::{Rollup, Rollups};
+use crate::model::{Area, Building, Layer, Level};
+
+/// Row counts of the read model, for readiness, metrics and the admin API.
+#[derive(Debug, Serialize, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sizes {
+    /// Areas of every layer.
+    pub areas: u64,
+    /// Base grids (level grid).
+    pub grids: u64,
+    pub buildings: u64,
+    pub houses: u64,
+    pub population_rows: u64,
+    pub workers: u64,
+}
+
+/// Counts of what the snapshot does not hold itself (kept on the writer side).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StockCounts {
+    pub houses: usize,
+    pub population_rows: usize,
+    pub workers: usize,
+}
+
+/// One immutable, consistent view of the read model.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub(super) areas: Arc<AreaIndex>,
+    pub(super) buildings: Arc<BuildingIndex>,
+    pub(super) rollups: Arc<Rollups>,
+    pub(super) counts: StockCounts,
+}
+
+/// Base levels from the deepest up: the order of a lookup chain.
+const CHAIN_LEVELS: [Level; 6] = [
+    Level::Microgrid,
+    Level::Grid,
+    Level::Community,
+    Level::Street,
+    Level::District,
+    Level::City,
+];
+
+impl Snapshot {
+    /// The area with this code, any layer.
+    pub fn area(&self, code: &str) -> Option<&Area> {
+        self.areas.get(code).map(|a| &a.area)
+    }
+
+    /// Direct children (`parent_code == code`) of every layer, sorted by code.
+    pub fn children(&self, code: &str) -> Vec<&Area> {
+        self.areas.children(code).map(|a| &a.area).collect()
+    }
+
+    /// The base-layer chain at a point, deepest first: `[microgrid,] grid, community, street,
+    /// district, city`, each level's owner under the border rule (`point_in_area`); levels with
+    /// no area at the point are left out, and the chain is empty outside every base area.
+    pub fn lookup(&self, lon: f64, lat: f64) -> Vec<&Area> {
+        let p = coord! {x: lon, y: lat};
+        CHAIN_LEVELS
+            .iter()
+            .filter_map(|&level| self.areas.owner_at(&Layer::Base, level, p))
+            .map(|a| &a.area)
+            .collect()
+    }
+
+    /// The base grid owning the point under the border rule.
+    pub fn grid_at(&self, lon: f64, lat: f64) -> Option<&Area> {
+        self.areas
+            .owner_at(&Layer::Base, Level::Grid, coord! {x: lon, y: lat})
+            .map(|a| &a.area)
+    }
+
+    /// Every area of every layer whose closed polygon contains the point (special grids, fire
+    /// grids …), sorted by layer, then level, then code.
+    pub fn containing(&self, lon: f64, lat: f64) -> Vec<&Area> {
+        self.areas
+            .containing(coord! {x: lon, y: lat})
+            .into_iter()
+            .map(|a| &a.area)
+            .collect()
+    }
+
+    /// The rollup of an area; `None` for an unknown code, zeros for an empty area.
+    pub fn rollup(&self, code: &str) -> Option<Rollup> {
+        self.areas.get(code)?;
+        Some(
+            self.rollups
+                .get(code)
+                .copied()
+                .unwrap_or_default()
+                .to_rollup(),
+        )
+    }
+
+    /// Areas whose envelope intersects the box, sorted by layer, level, code.
+    pub fn areas_in_bbox(&self, bbox: Rect<f64>) -> Vec<&Area> {
+        self.areas
+            .in_envelope(&rect_to_aabb(bbox))
+            .into_iter()
+            .map(|a| &a.area)
+            .collect()
+    }
+
+    /// Buildings whose footprint envelope intersects the box, sorted by code.
+    pub fn buildings_in_bbox(&self, bbox: Rect<f64>) -> Vec<&Building> {
+        let mut found: Vec<&Building> = self
+            .buildings
+            .in_envelope(&rect_to_aabb(bbox))
+            .into_iter()
+            .map(|b| &b.building)
+            .collect();
+        found.sort_unstable_by(|a, b| a.code.cmp(&b.code));
+        found
+    }
+
+    /// The building with this code.
+    pub fn building(&self, code: &str) -> Option<&Building> {
+        self.buildings.get(code).map(|b| &b.building)
+    }
+
+    /// Row counts.
+    pub fn sizes(&self) -> Sizes {
+        Sizes {
+            areas: self.areas.len() as u64,
+            grids: self.areas.count(&Layer::Base, Level::Grid) as u64,
+            buildings: self.buildings.len() as u64,
+            houses: self.counts.houses as u64,
+            population_rows: self.counts.population_rows as u64,
+            workers: self.counts.workers as u64,
+        }
+    }
+}
