@@ -27,6 +27,13 @@ fn code_regex() -> &'static Regex {
 }
 
 /// Checks the format of an area code (any layer).
+///
+/// ```
+/// use gridmap::model::validate_code;
+/// assert!(validate_code("410611001001001").is_ok()); // a grid
+/// assert!(validate_code("410611001001S01").is_ok()); // a special grid
+/// assert!(validate_code("41061100").is_err()); // 8 digits is no level
+/// ```
 pub fn validate_code(code: &str) -> Result<(), CodeError> {
     if code_regex().is_match(code) {
         Ok(())
@@ -50,6 +57,13 @@ pub fn scope_prefix(code: &str) -> &str {
 }
 
 /// Whether `code` lies inside the jurisdiction `scope` (an area code).
+///
+/// ```
+/// use gridmap::model::scope_contains;
+/// assert!(scope_contains("410600", "410611001001001")); // the city covers every 4106… code
+/// assert!(scope_contains("410611001", "410611001F01")); // a street covers its fire grids
+/// assert!(!scope_contains("410611", "410621001")); // 淇滨区 does not cover 浚县
+/// ```
 pub fn scope_contains(scope: &str, code: &str) -> bool {
     code.starts_with(scope_prefix(scope))
 }
