@@ -13,3 +13,4 @@ pub mod import;
 pub mod model;
 pub mod serve;
 pub mod store;
+pub mod tiles;

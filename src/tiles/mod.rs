@@ -1,0 +1,23 @@
+//! Vector tiles cut from the engine's in-memory snapshot (not from SQL), so the embedded and
+//! PostGIS modes serve the same tiles.
+//!
+//! Where things are: `tileset` (the TOML definitions in `tiles/`), `tile_id` (z/x/y and the
+//! tile frame), `source` (rows and typed attributes per layer source), `simplify` (Douglas–
+//! Peucker that keeps shared borders shared), `clip` (tile plus buffer), `encode` (rounding,
+//! winding and MVT 2.1 via the `mvt` crate), `budget` (size limits and thinning), `feature_id`
+//! (stable ids from codes) and `render` (the pipeline, [`render_tile`]).
+
+mod budget;
+mod clip;
+mod encode;
+pub mod feature_id;
+mod render;
+mod simplify;
+mod source;
+pub mod tile_id;
+pub mod tileset;
+
+pub use budget::BudgetError;
+pub use render::{render_tile, RenderedTile, TileError, THINNED_METRIC};
+pub use tile_id::{TileFrame, TileId, TileIdError};
+pub use tileset::{Budget, LayerDef, Source, Tileset, TilesetError, Tilesets, EXTENT};

@@ -1,0 +1,94 @@
+//! What each layer source puts in a tile: which snapshot rows, their geometry in tile units and
+//! their typed attributes.
+//!
+//! The rule: attributes are typed as the model holds them (floors an integer, height a float in
+//! metres, codes and names text); a missing value is left out (MVT has no null); only the
+//! attributes the layer lists are written, in the layer's order.
+
+use geo::BoundingRect;
+use geo_types::{Coord, MultiPolygon, Polygon};
+
+use super::encode::TagValue;
+use super::simplify::Ring;
+use super::tile_id::TileFrame;
+use super::tileset::LayerDef;
+use crate::model::{Area, Building};
+
+/// A polygon in tile units: its exterior and holes, open rings.
+pub type TilePolygon = Vec<Ring>;
+
+/// The tags of an area for `def` (areas and area labels).
+pub fn area_tags(area: &Area, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
+    let text = |s: &str| Some(TagValue::Text(s.to_string()));
+    let all: [(&'static str, Option<TagValue>); 7] = [
+        ("code", text(&area.code)),
+        ("name", text(&area.name)),
+        ("level", text(area.level.as_str())),
+        ("layer", text(&area.layer.as_str())),
+        ("parent_code", area.parent_code.as_deref().and_then(text)),
+        ("leader_name", area.leader_name.as_deref().and_then(text)),
+        (
+            "urban_rural",
+            area.urban_rural.map(|v| TagValue::Int(i64::from(v))),
+        ),
+    ];
+    listed(all, def)
+}
+
+/// The tags of a building for `def`.
+pub fn building_tags(b: &Building, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
+    let all: [(&'static str, Option<TagValue>); 6] = [
+        ("code", Some(TagValue::Text(b.code.clone()))),
+        ("name", Some(TagValue::Text(b.name.clone()))),
+        ("floors", Some(TagValue::Int(i64::from(b.floors)))),
+        ("height", Some(TagValue::Float(b.height_m))),
+        (
+            "use",
+            Some(TagValue::Text(b.building_use.as_str().to_string())),
+        ),
+        ("grid_code", b.grid_code.clone().map(TagValue::Text)),
+    ];
+    listed(all, def)
+}
+
+fn listed<const N: usize>(
+    all: [(&'static str, Option<TagValue>); N],
+    def: &LayerDef,
+) -> Vec<(&'static str, TagValue)> {
+    let mut tags: Vec<(&'static str, TagValue)> = all
+        .into_iter()
+        .filter(|(k, _)| def.has_attribute(k))
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    tags.sort_by_key(|(k, _)| def.attributes.iter().position(|a| a == k));
+    tags
+}
+
+/// An area's polygons in tile units.
+pub fn project_multipolygon(mp: &MultiPolygon<f64>, frame: &TileFrame) -> Vec<TilePolygon> {
+    mp.iter().map(|p| project_polygon(p, frame)).collect()
+}
+
+/// A polygon in tile units (rings opened: the closing vertex dropped).
+pub fn project_polygon(p: &Polygon<f64>, frame: &TileFrame) -> TilePolygon {
+    std::iter::once(p.exterior())
+        .chain(p.interiors())
+        .map(|ring| {
+            let mut out: Ring = ring.0.iter().map(|c| frame.project(c.x, c.y)).collect();
+            if out.len() > 1 && out.first() == out.last() {
+                out.pop();
+            }
+            out
+        })
+        .collect()
+}
+
+/// The envelope size (width, height) of a geometry in tile units.
+pub fn projected_size<G: BoundingRect<f64>>(g: &G, frame: &TileFrame) -> (f64, f64) {
+    let Some(r) = g.bounding_rect().into() else {
+        return (0.0, 0.0);
+    };
+    let a: Coord<f64> = frame.project(r.min().x, r.min().y);
+    let b: Coord<f64> = frame.project(r.max().x, r.max().y);
+    ((b.x - a.x).abs(), (b.y - a.y).abs())
+}
