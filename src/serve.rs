@@ -18,6 +18,11 @@ use crate::model::Change;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::Store;
+use crate::tiles::cache::{changed_boxes, TileCache, DEFAULT_CACHE_BYTES};
+use crate::tiles::Tilesets;
+
+/// The tilesets built into the binary (`tiles/tilesets.toml`), checked at start-up.
+pub const TILESETS_TOML: &str = include_str!("../tiles/tilesets.toml");
 
 /// The seed of the sample city made on first run of the default embedded store.
 pub const SAMPLE_SEED: u64 = 1;
@@ -43,6 +48,10 @@ pub struct Server {
     pub demo_token: Option<String>,
     pub engine: Arc<Engine>,
     pub store: Arc<dyn Store>,
+    /// The served tilesets.
+    pub tilesets: Arc<Tilesets>,
+    /// The tile cache the server answers from.
+    pub tile_cache: Arc<TileCache>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -51,6 +60,12 @@ impl Server {
     /// The base URL clients use.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Applies committed changes to the engine and invalidates the tiles they touch: the same
+    /// path the change feed takes.
+    pub fn apply(&self, changes: &[Change]) {
+        apply_and_invalidate(&self.engine, &self.tilesets, &self.tile_cache, changes);
     }
 
     /// Stops accepting, lets running requests finish, and waits.
@@ -84,8 +99,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         sizes = ?engine.snapshot().sizes(),
         "engine loaded"
     );
+    let tilesets = Arc::new(Tilesets::parse(TILESETS_TOML, "tiles/tilesets.toml")?);
+    let tile_cache = Arc::new(TileCache::new(DEFAULT_CACHE_BYTES));
     if let Some(changes) = store.subscribe() {
-        tokio::spawn(follow_changes(changes, engine.clone()));
+        tokio::spawn(follow_changes(
+            changes,
+            engine.clone(),
+            tilesets.clone(),
+            tile_cache.clone(),
+        ));
     }
     let (auth, demo_token) = match &config.jwt_secret {
         Some(secret) => (Auth::new(secret), None),
@@ -104,6 +126,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         engine: engine.clone(),
         store: store.clone(),
         auth: Arc::new(auth),
+        tilesets: tilesets.clone(),
+        tile_cache: tile_cache.clone(),
+        tile_cache_control: api::tiles::TileCacheControl::default(),
+        public_url: config.public_url.clone(),
     };
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -121,6 +147,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         demo_token,
         engine,
         store,
+        tilesets,
+        tile_cache,
         shutdown: Some(tx),
         task,
     })
@@ -147,8 +175,28 @@ async fn fill_default_store(config: &Config, store: &dyn Store) -> anyhow::Resul
     Ok(())
 }
 
+/// Applies a batch of committed changes to the engine, then removes from the tile cache exactly
+/// the tiles the changed areas and buildings touch before and after (read from the snapshot the
+/// batch is applied to, and from the changes).
+pub fn apply_and_invalidate(
+    engine: &Engine,
+    tilesets: &Tilesets,
+    tile_cache: &TileCache,
+    changes: &[Change],
+) {
+    let _writer = tile_cache.writer();
+    let boxes = changed_boxes(&engine.snapshot(), changes);
+    engine.apply(changes);
+    tile_cache.invalidate(tilesets, &boxes);
+}
+
 /// Applies changes made by other writers to the engine, in batches of what has arrived.
-async fn follow_changes(mut changes: mpsc::Receiver<Change>, engine: Arc<Engine>) {
+async fn follow_changes(
+    mut changes: mpsc::Receiver<Change>,
+    engine: Arc<Engine>,
+    tilesets: Arc<Tilesets>,
+    tile_cache: Arc<TileCache>,
+) {
     while let Some(first) = changes.recv().await {
         let mut batch = vec![first];
         while batch.len() < 10_000 {
@@ -158,7 +206,7 @@ async fn follow_changes(mut changes: mpsc::Receiver<Change>, engine: Arc<Engine>
             }
         }
         tracing::debug!(changes = batch.len(), "applying changes from other writers");
-        engine.apply(&batch);
+        apply_and_invalidate(&engine, &tilesets, &tile_cache, &batch);
     }
 }
 

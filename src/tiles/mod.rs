@@ -8,6 +8,7 @@
 //! (stable ids from codes) and `render` (the pipeline, [`render_tile`]).
 
 mod budget;
+pub mod cache;
 mod clip;
 mod encode;
 pub mod feature_id;

@@ -1,0 +1,593 @@
+//! The tile cache: encoded tiles (identity, gzip, brotli) kept in memory up to a byte budget,
+//! least recently used out first, and invalidated exactly when the data under them changes.
+//!
+//! The rules:
+//! - a key is (tileset, content version, z/x/y, scope, filters): a scoped caller never sees a
+//!   tile cut for another scope; `public` is the scope of anonymous callers;
+//! - after every engine apply, [`changed_boxes`] gives the old and new bounding boxes of every
+//!   changed area and building (house and population changes draw nothing, so they give none),
+//!   and [`TileCache::invalidate`] removes, for every tileset and every zoom of its range, the
+//!   tiles those boxes touch once grown by the tileset's largest layer buffer (the same growth
+//!   the renderer's R-tree query uses). When one box touches more than [`HUGE_BOX_TILES`] tiles
+//!   at a zoom, the tileset's content version is bumped instead: every tile of the tileset
+//!   becomes unreachable at once and ages out of the LRU;
+//! - a render that raced with an invalidation is served but not stored (see [`Ticket`]), so a
+//!   tile cut from an older snapshot can never be cached after the invalidation that concerns it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use geo::BoundingRect;
+use geo_types::{coord, Rect};
+
+use super::tileset::{Tileset, Tilesets, EXTENT, UNITS_PER_PX};
+use crate::crs::mercator::{lonlat_to_mercator, HALF_WORLD_M};
+use crate::engine::Snapshot;
+use crate::model::{Area, Building, Change};
+
+/// Counter of tile requests answered from the cache, labelled by tileset.
+pub const HITS_METRIC: &str = "gridmap_tile_cache_hits_total";
+/// Counter of tile requests that had to render, labelled by tileset.
+pub const MISSES_METRIC: &str = "gridmap_tile_cache_misses_total";
+/// Counter of cached tiles removed because their data changed, labelled by tileset.
+pub const INVALIDATIONS_METRIC: &str = "gridmap_tile_cache_invalidations_total";
+/// Counter of whole-tileset invalidations (content version bumps), labelled by tileset.
+pub const VERSION_BUMPS_METRIC: &str = "gridmap_tile_cache_version_bumps_total";
+
+/// Above this many tiles for one box at one zoom, the tileset's version is bumped instead of
+/// removing tiles one by one (a district redrawn at z16 touches tens of thousands of tiles).
+pub const HUGE_BOX_TILES: u64 = 10_000;
+
+/// The default byte budget of the cache (all variants of all tiles).
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Brotli quality for cached tiles: compressed once per cached tile, so worth more than the
+/// on-the-fly default, but not the slow top levels.
+const BROTLI_QUALITY: u32 = 6;
+const BROTLI_WINDOW: u32 = 22;
+
+/// The scope of anonymous callers (not an area code, so it never collides with one).
+pub const PUBLIC_SCOPE: &str = "public";
+
+/// Which tile, for whom.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TileAddr {
+    pub tileset: String,
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+    /// The caller's jurisdiction code, or [`PUBLIC_SCOPE`].
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    addr: TileAddr,
+    version: u64,
+    /// Feature filters of the request; none exist yet, so always empty.
+    filters: String,
+}
+
+/// A tile ready to send: its bytes in every encoding and its ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedTile {
+    /// Uncompressed MVT; empty for a tile without features.
+    pub identity: Bytes,
+    pub gzip: Bytes,
+    pub brotli: Bytes,
+    /// Strong ETag (quoted) computed from the uncompressed bytes.
+    pub etag: String,
+}
+
+impl CachedTile {
+    /// Compresses an encoded tile once in both encodings and computes its ETag.
+    pub fn encode(raw: Vec<u8>) -> std::io::Result<CachedTile> {
+        let etag = etag_of(&raw);
+        let (gzip, brotli) = if raw.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (gzip(&raw)?, brotli(&raw)?)
+        };
+        Ok(CachedTile {
+            identity: Bytes::from(raw),
+            gzip: Bytes::from(gzip),
+            brotli: Bytes::from(brotli),
+            etag,
+        })
+    }
+
+    /// Whether the tile has no feature (answered 204).
+    pub fn is_empty(&self) -> bool {
+        self.identity.is_empty()
+    }
+
+    fn weight(&self) -> usize {
+        self.identity.len() + self.gzip.len() + self.brotli.len() + self.etag.len() + 64
+    }
+}
+
+/// The strong ETag of uncompressed tile bytes: length and a 64-bit FNV-1a hash, quoted. Stable
+/// across processes, so replicas agree.
+pub fn etag_of(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("\"{:x}-{hash:016x}\"", bytes.len())
+}
+
+fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(raw)?;
+    enc.finish()
+}
+
+fn brotli(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_QUALITY, BROTLI_WINDOW);
+    enc.write_all(raw)?;
+    enc.flush()?;
+    Ok(enc.into_inner())
+}
+
+/// Permission to store a freshly rendered tile: the key it goes under and the invalidation
+/// epoch seen before the snapshot was taken. Take it (by [`TileCache::lookup`]) BEFORE loading
+/// the snapshot you render from.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    key: Key,
+    epoch: u64,
+}
+
+/// What [`TileCache::lookup`] found.
+#[derive(Debug)]
+pub enum Lookup {
+    Hit(Arc<CachedTile>),
+    /// Not cached: render, then [`TileCache::store`] with this ticket.
+    Miss(Ticket),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: HashMap<Key, (Arc<CachedTile>, u64)>,
+    /// Use tick → key, oldest first.
+    order: BTreeMap<u64, Key>,
+    tick: u64,
+    bytes: usize,
+    versions: HashMap<String, u64>,
+    /// Every scope a tile was cached for, so invalidation reaches all of them.
+    scopes: HashSet<String>,
+    epoch: u64,
+}
+
+impl State {
+    fn touch(&mut self, key: &Key) -> Option<Arc<CachedTile>> {
+        self.tick += 1;
+        let tick = self.tick;
+        let (tile, used) = self.entries.get_mut(key)?;
+        let old = std::mem::replace(used, tick);
+        let tile = tile.clone();
+        self.order.remove(&old);
+        self.order.insert(tick, key.clone());
+        Some(tile)
+    }
+
+    fn remove(&mut self, key: &Key) -> bool {
+        match self.entries.remove(key) {
+            Some((tile, used)) => {
+                self.order.remove(&used);
+                self.bytes -= tile.weight();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn version(&self, tileset: &str) -> u64 {
+        self.versions.get(tileset).copied().unwrap_or(0)
+    }
+}
+
+/// The byte-bounded LRU of encoded tiles. `Send + Sync`; share it in an `Arc`.
+#[derive(Debug)]
+pub struct TileCache {
+    max_bytes: usize,
+    state: Mutex<State>,
+    /// Held across "read old boxes, apply, invalidate" (see [`TileCache::writer`]).
+    writer: Mutex<()>,
+}
+
+impl TileCache {
+    /// A cache holding at most `max_bytes` of tile bytes (all encodings together).
+    pub fn new(max_bytes: usize) -> TileCache {
+        TileCache {
+            max_bytes,
+            state: Mutex::new(State::default()),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Serializes the writers of the engine this cache serves: hold it while reading the old
+    /// boxes of a batch, applying it and invalidating, so the old boxes always come from the
+    /// snapshot the batch is applied to even when two writers run at once.
+    pub fn writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is consistent between statements; a panic elsewhere cannot break it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached tile, or a ticket to store the one you render. Counts hits and misses.
+    pub fn lookup(&self, addr: &TileAddr) -> Lookup {
+        let mut state = self.state();
+        let key = Key {
+            version: state.version(&addr.tileset),
+            addr: addr.clone(),
+            filters: String::new(),
+        };
+        match state.touch(&key) {
+            Some(tile) => {
+                metrics::counter!(HITS_METRIC, "tileset" => addr.tileset.clone()).increment(1);
+                Lookup::Hit(tile)
+            }
+            None => {
+                metrics::counter!(MISSES_METRIC, "tileset" => addr.tileset.clone()).increment(1);
+                Lookup::Miss(Ticket {
+                    key,
+                    epoch: state.epoch,
+                })
+            }
+        }
+    }
+
+    /// Stores a rendered tile unless an invalidation ran since the ticket was issued (the tile
+    /// may then be cut from an older snapshot), evicting the least recently used tiles to fit.
+    pub fn store(&self, ticket: Ticket, tile: Arc<CachedTile>) {
+        let weight = tile.weight();
+        let mut state = self.state();
+        if state.epoch != ticket.epoch || weight > self.max_bytes {
+            return;
+        }
+        state.remove(&ticket.key);
+        while state.bytes + weight > self.max_bytes {
+            let Some((_, oldest)) = state.order.pop_first() else {
+                break;
+            };
+            if let Some((old, _)) = state.entries.remove(&oldest) {
+                state.bytes -= old.weight();
+            }
+        }
+        state.tick += 1;
+        let tick = state.tick;
+        state.scopes.insert(ticket.key.addr.scope.clone());
+        state.order.insert(tick, ticket.key.clone());
+        state.entries.insert(ticket.key, (tile, tick));
+        state.bytes += weight;
+    }
+
+    /// Whether a tile is cached for `addr` at the current version (for tests and diagnostics).
+    pub fn contains(&self, addr: &TileAddr) -> bool {
+        let state = self.state();
+        let key = Key {
+            version: state.version(&addr.tileset),
+            addr: addr.clone(),
+            filters: String::new(),
+        };
+        state.entries.contains_key(&key)
+    }
+
+    /// Bytes held (all encodings).
+    pub fn bytes(&self) -> usize {
+        self.state().bytes
+    }
+
+    /// Removes every cached tile of every tileset that one of `boxes` (longitude/latitude)
+    /// touches, at every zoom of the tileset, for every scope; see the module rules.
+    pub fn invalidate(&self, tilesets: &Tilesets, boxes: &[Rect<f64>]) {
+        let mut state = self.state();
+        state.epoch += 1;
+        if boxes.is_empty() {
+            return;
+        }
+        let scopes: Vec<String> = state.scopes.iter().cloned().collect();
+        for tileset in &tilesets.tilesets {
+            let removed = invalidate_tileset(&mut state, tileset, boxes, &scopes);
+            if removed > 0 {
+                metrics::counter!(INVALIDATIONS_METRIC, "tileset" => tileset.name.clone())
+                    .increment(removed);
+            }
+        }
+    }
+}
+
+/// Removes the tiles of one tileset the boxes touch; returns how many were cached.
+fn invalidate_tileset(
+    state: &mut State,
+    tileset: &Tileset,
+    boxes: &[Rect<f64>],
+    scopes: &[String],
+) -> u64 {
+    let buffer = tileset_buffer_units(tileset);
+    let mut removed = 0;
+    for z in tileset.minzoom..=tileset.maxzoom {
+        let ranges: Vec<TileRange> = boxes.iter().map(|b| tile_range(*b, z, buffer)).collect();
+        if ranges.iter().any(|r| r.count() > HUGE_BOX_TILES) {
+            let next = state.version(&tileset.name) + 1;
+            state.versions.insert(tileset.name.clone(), next);
+            metrics::counter!(VERSION_BUMPS_METRIC, "tileset" => tileset.name.clone()).increment(1);
+            return removed;
+        }
+        let version = state.version(&tileset.name);
+        for range in ranges {
+            for (x, y) in range.tiles() {
+                for scope in scopes {
+                    let key = Key {
+                        addr: TileAddr {
+                            tileset: tileset.name.clone(),
+                            z,
+                            x,
+                            y,
+                            scope: scope.clone(),
+                        },
+                        version,
+                        filters: String::new(),
+                    };
+                    removed += u64::from(state.remove(&key));
+                }
+            }
+        }
+    }
+    removed
+}
+
+/// The largest buffer of the tileset's layers, in tile units: how far outside a tile the
+/// renderer looks for features.
+pub fn tileset_buffer_units(tileset: &Tileset) -> f64 {
+    tileset
+        .layers
+        .iter()
+        .map(|l| l.buffer_px)
+        .fold(0.0, f64::max)
+        * UNITS_PER_PX
+}
+
+/// An inclusive block of tiles at one zoom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileRange {
+    pub z: u8,
+    pub min_x: u32,
+    pub max_x: u32,
+    pub min_y: u32,
+    pub max_y: u32,
+}
+
+impl TileRange {
+    /// How many tiles the block holds.
+    pub fn count(&self) -> u64 {
+        u64::from(self.max_x - self.min_x + 1) * u64::from(self.max_y - self.min_y + 1)
+    }
+
+    /// Whether tile x/y is in the block.
+    pub fn contains(&self, x: u32, y: u32) -> bool {
+        (self.min_x..=self.max_x).contains(&x) && (self.min_y..=self.max_y).contains(&y)
+    }
+
+    /// Every x/y of the block, row by row.
+    pub fn tiles(self) -> impl Iterator<Item = (u32, u32)> {
+        (self.min_y..=self.max_y).flat_map(move |y| (self.min_x..=self.max_x).map(move |x| (x, y)))
+    }
+}
+
+/// The tiles at zoom `z` whose bounds grown by `buffer` tile units touch the longitude/latitude
+/// box. Edges count as touching (the renderer's envelope query is inclusive), and a margin of a
+/// millionth of a tile absorbs rounding, so the block is never too small.
+pub fn tile_range(bbox: Rect<f64>, z: u8, buffer: f64) -> TileRange {
+    let n = (1u64 << z) as f64;
+    let world = 2.0 * HALF_WORLD_M;
+    let (west, south) = lonlat_to_mercator(bbox.min().x, bbox.min().y);
+    let (east, north) = lonlat_to_mercator(bbox.max().x, bbox.max().y);
+    let grow = buffer / f64::from(EXTENT) + 1e-6;
+    let col = |m: f64| (m + HALF_WORLD_M) / world * n;
+    let row = |m: f64| (HALF_WORLD_M - m) / world * n;
+    let clamp = |t: f64| t.floor().clamp(0.0, n - 1.0) as u32;
+    TileRange {
+        z,
+        min_x: clamp(col(west) - grow),
+        max_x: clamp(col(east) + grow),
+        min_y: clamp(row(north) - grow),
+        max_y: clamp(row(south) + grow),
+    }
+}
+
+/// The bounding boxes a batch of changes draws in: the old box (from `before`, the snapshot
+/// the batch is applied to) and the new one of every changed area and building. Areas include
+/// their management center (the label point).
+pub fn changed_boxes(before: &Snapshot, changes: &[Change]) -> Vec<Rect<f64>> {
+    let mut boxes = Vec::new();
+    for change in changes {
+        match change {
+            Change::UpsertArea(area) => {
+                boxes.extend(before.area(&area.code).and_then(area_box));
+                boxes.extend(area_box(area));
+            }
+            Change::DeleteArea(code) => boxes.extend(before.area(code).and_then(area_box)),
+            Change::UpsertBuilding(b) => {
+                boxes.extend(before.building(&b.code).and_then(building_box));
+                boxes.extend(building_box(b));
+            }
+            Change::DeleteBuilding(code) => {
+                boxes.extend(before.building(code).and_then(building_box))
+            }
+            Change::UpsertHouse(_)
+            | Change::DeleteHouse(_)
+            | Change::SetPopulation(_)
+            | Change::UpsertWorker(_)
+            | Change::DeleteWorker(_)
+            | Change::InsertFix(_)
+            | Change::UpsertEvent(_) => {}
+        }
+    }
+    boxes
+}
+
+fn area_box(area: &Area) -> Option<Rect<f64>> {
+    let shape = area.geometry.bounding_rect();
+    let center = area.center.map(|c| Rect::new(c.0, c.0));
+    match (shape, center) {
+        (Some(s), Some(c)) => Some(union(s, c)),
+        (s, c) => s.or(c),
+    }
+}
+
+fn building_box(b: &Building) -> Option<Rect<f64>> {
+    b.geometry.bounding_rect()
+}
+
+fn union(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
+    Rect::new(
+        coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
+        coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(z: u8, x: u32, y: u32, scope: &str) -> TileAddr {
+        TileAddr {
+            tileset: "boundaries".into(),
+            z,
+            x,
+            y,
+            scope: scope.into(),
+        }
+    }
+
+    fn tile(bytes: &[u8]) -> Arc<CachedTile> {
+        Arc::new(CachedTile::encode(bytes.to_vec()).expect("encode"))
+    }
+
+    fn miss(cache: &TileCache, a: &TileAddr) -> Ticket {
+        match cache.lookup(a) {
+            Lookup::Miss(t) => t,
+            Lookup::Hit(_) => panic!("unexpected hit for {a:?}"),
+        }
+    }
+
+    fn sets() -> Tilesets {
+        Tilesets::parse(include_str!("../../tiles/tilesets.toml"), "tilesets.toml")
+            .expect("tilesets")
+    }
+
+    #[test]
+    fn empty_tile_has_no_compressed_variants_but_an_etag() {
+        let t = CachedTile::encode(Vec::new()).expect("encode");
+        assert!(t.is_empty() && t.gzip.is_empty() && t.brotli.is_empty());
+        assert_eq!(t.etag, etag_of(&[]));
+        assert_ne!(etag_of(b"a"), etag_of(b"b"));
+        assert!(etag_of(b"abc").starts_with('"') && etag_of(b"abc").ends_with('"'));
+    }
+
+    #[test]
+    fn a_box_on_a_tile_edge_touches_both_neighbours() {
+        // Longitude 0 is the edge between columns 0 and 1 at z1.
+        let edge = Rect::new(coord! {x: 0.0, y: 10.0}, coord! {x: 0.0, y: 10.0});
+        let r = tile_range(edge, 1, 0.0);
+        assert_eq!((r.min_x, r.max_x, r.min_y, r.max_y), (0, 1, 0, 0));
+        let world = Rect::new(coord! {x: -180.0, y: -85.0}, coord! {x: 180.0, y: 85.0});
+        assert_eq!(tile_range(world, 3, 64.0).count(), 64);
+    }
+
+    #[test]
+    fn the_block_contains_the_tile_of_every_corner() {
+        let b = Rect::new(coord! {x: 114.2, y: 35.7}, coord! {x: 114.35, y: 35.8});
+        for z in [8, 12, 16] {
+            let r = tile_range(b, z, 64.0);
+            for (lon, lat) in [(114.2, 35.7), (114.35, 35.8), (114.2, 35.8)] {
+                let t = crate::tiles::TileId::containing(z, lon, lat).expect("tile");
+                assert!(r.contains(t.x, t.y), "z{z} {t:?} not in {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_store_hit_and_scopes_do_not_leak() {
+        let cache = TileCache::new(1 << 20);
+        let city = addr(14, 1, 2, "410600");
+        let t = miss(&cache, &city);
+        cache.store(t, tile(b"city"));
+        assert!(matches!(cache.lookup(&city), Lookup::Hit(h) if &h.identity[..] == b"city"));
+        assert!(matches!(
+            cache.lookup(&addr(14, 1, 2, "410621")),
+            Lookup::Miss(_)
+        ));
+        assert!(matches!(
+            cache.lookup(&addr(14, 1, 2, PUBLIC_SCOPE)),
+            Lookup::Miss(_)
+        ));
+    }
+
+    #[test]
+    fn a_render_that_raced_an_invalidation_is_not_stored() {
+        let cache = TileCache::new(1 << 20);
+        let a = addr(14, 1, 2, PUBLIC_SCOPE);
+        let t = miss(&cache, &a);
+        cache.invalidate(&sets(), &[]);
+        cache.store(t, tile(b"stale"));
+        assert!(!cache.contains(&a));
+    }
+
+    #[test]
+    fn the_least_recently_used_tile_goes_first() {
+        let one = tile(&[1; 100]);
+        let cache = TileCache::new(one.weight() * 2 + 10);
+        let (a, b, c) = (
+            addr(14, 0, 0, "p"),
+            addr(14, 1, 0, "p"),
+            addr(14, 2, 0, "p"),
+        );
+        cache.store(miss(&cache, &a), one.clone());
+        cache.store(miss(&cache, &b), one.clone());
+        assert!(matches!(cache.lookup(&a), Lookup::Hit(_)));
+        cache.store(miss(&cache, &c), one.clone());
+        assert!(cache.contains(&a) && cache.contains(&c) && !cache.contains(&b));
+        assert!(cache.bytes() <= one.weight() * 2 + 10);
+    }
+
+    #[test]
+    fn invalidation_removes_only_touched_tiles_of_every_scope() {
+        let cache = TileCache::new(1 << 20);
+        let lonlat = (114.297, 35.748);
+        let here = crate::tiles::TileId::containing(14, lonlat.0, lonlat.1).expect("tile");
+        let inside = [
+            addr(14, here.x, here.y, "410600"),
+            addr(14, here.x, here.y, "public"),
+        ];
+        let far = addr(14, here.x + 5, here.y, "public");
+        for a in inside.iter().chain([&far]) {
+            cache.store(miss(&cache, a), tile(b"x"));
+        }
+        let point = Rect::new(
+            coord! {x: lonlat.0, y: lonlat.1},
+            coord! {x: lonlat.0, y: lonlat.1},
+        );
+        cache.invalidate(&sets(), &[point]);
+        assert!(inside.iter().all(|a| !cache.contains(a)));
+        assert!(cache.contains(&far));
+    }
+
+    #[test]
+    fn a_huge_box_bumps_the_version() {
+        let cache = TileCache::new(1 << 20);
+        let far = addr(16, 0, 0, "public");
+        cache.store(miss(&cache, &far), tile(b"x"));
+        let huge = Rect::new(coord! {x: 110.0, y: 30.0}, coord! {x: 118.0, y: 38.0});
+        cache.invalidate(&sets(), &[huge]);
+        assert!(!cache.contains(&far));
+    }
+}
