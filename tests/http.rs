@@ -268,7 +268,7 @@ async fn openapi_matches_routes() {
         "openapi.json paths and api::openapi::PATHS differ"
     );
     for path in documented {
-        let concrete = path.replace("{code}", "410611")
+        let concrete = path.replace("{code}", "410611").replace("{name}", "dark")
             + if path == "/api/lookup" {
                 "?lon=114.3&lat=35.7"
             } else {

@@ -8,7 +8,7 @@ pg_psql() {
 }
 
 # Installs the PostGIS package for the cluster's PostgreSQL version, GDAL's command-line tools
-# (the suite checks our files and tiles with ogrinfo) and Node.js tools when they are missing.
+# (the suite checks our files and tiles with ogrinfo) when they are missing.
 ensure_packages() {
     local missing=()
     local pgver

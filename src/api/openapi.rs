@@ -14,6 +14,10 @@ pub const PATHS: &[&str] = &[
     "/api/lookup",
     "/api/areas/{code}",
     "/api/areas/{code}/children",
+    "/styles/{name}",
+    "/tiles",
+    "/tiles/{tileset}",
+    "/tiles/{tileset}/{z}/{x}/{y}",
 ];
 
 fn error_response(description: &str) -> Value {
@@ -31,6 +35,64 @@ fn code_param() -> Value {
     })
 }
 
+fn tileset_param() -> Value {
+    json!({
+        "name": "tileset", "in": "path", "required": true,
+        "description": "Tileset name, as GET /tiles lists them (boundaries, buildings)",
+        "schema": {"type": "string"}
+    })
+}
+
+fn tile_params() -> Value {
+    json!([
+        tileset_param(),
+        {"name": "z", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": 22}},
+        {"name": "x", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0},
+         "description": "column, below 2^z"},
+        {"name": "y", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9]+(\\.(pbf|mvt))?$"},
+         "description": "row from the north, below 2^z, optionally ending in .pbf or .mvt"}
+    ])
+}
+
+fn tile_paths() -> Value {
+    json!({
+        "/tiles": {"get": {
+            "summary": "The tilesets: name, description, public flag, zoom range and TileJSON URL",
+            "responses": {"200": {"description": "the catalog", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"tilesets": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "description": {"type": "string"}, "public": {"type": "boolean"},
+                    "minzoom": {"type": "integer"}, "maxzoom": {"type": "integer"}, "tilejson": {"type": "string", "format": "uri"}
+                }}}}
+            }}}}}
+        }},
+        "/tiles/{tileset}": {"get": {
+            "summary": "TileJSON 3.0.0 of a tileset; tile URLs are absolute (public_url, else X-Forwarded-Proto/X-Forwarded-Host or Host)",
+            "description": "Anonymous callers may read public tilesets only.",
+            "security": [{}, {"bearer": []}],
+            "parameters": [tileset_param()],
+            "responses": {
+                "200": {"description": "TileJSON", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "401": error_response("a private tileset without a token, or an invalid token"),
+                "404": error_response("unknown_tileset")
+            }
+        }},
+        "/tiles/{tileset}/{z}/{x}/{y}": {"get": {
+            "summary": "One Mapbox Vector Tile, holding only features inside the caller's jurisdiction",
+            "description": "Encoded as brotli or gzip by Accept-Encoding (Vary: Accept-Encoding, Authorization); strong ETag of the uncompressed tile, If-None-Match answers 304. Cache-Control is public for anonymous callers, private with a token. A tile without features, or a zoom outside the tileset's range, answers 204.",
+            "security": [{}, {"bearer": []}],
+            "parameters": tile_params(),
+            "responses": {
+                "200": {"description": "the tile", "content": {"application/vnd.mapbox-vector-tile": {}}},
+                "204": {"description": "empty tile, or zoom outside the tileset's range"},
+                "304": {"description": "the client's copy (If-None-Match) is current"},
+                "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid"),
+                "401": error_response("a private tileset without a token, or an invalid token"),
+                "404": error_response("unknown_tileset")
+            }
+        }}
+    })
+}
+
 fn scoped_responses(ok: Value) -> Value {
     json!({
         "200": ok,
@@ -43,7 +105,7 @@ fn scoped_responses(ok: Value) -> Value {
 
 /// The document.
 pub fn document() -> Value {
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "gridmap",
@@ -121,9 +183,22 @@ pub fn document() -> Value {
                 "responses": scoped_responses(json!({"description": "the children", "content": {"application/geo+json": {"schema": {
                     "type": "object", "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"$ref": "#/components/schemas/AreaFeature"}}}
                 }}}}))
+            }},
+            "/styles/{name}": {"get": {
+                "summary": "A MapLibre style (dark: command-center wall map, light) with absolute URLs of this service's tilesets",
+                "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "enum": ["dark", "light"]}}],
+                "responses": {
+                    "200": {"description": "MapLibre style spec v8", "content": {"application/json": {}}},
+                    "400": error_response("malformed X-Forwarded-Proto or host header"),
+                    "404": error_response("unknown style (code unknown_style)")
+                }
             }}
         }
-    })
+    });
+    if let (Some(paths), Value::Object(tiles)) = (doc["paths"].as_object_mut(), tile_paths()) {
+        paths.extend(tiles);
+    }
+    doc
 }
 
 /// `GET /openapi.json`.

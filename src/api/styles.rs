@@ -1,0 +1,141 @@
+//! `GET /styles/{name}`: the MapLibre styles of `tiles/styles/` (dark for the command-center
+//! wall map, light for desks), with their source and glyph URLs made absolute for the caller.
+//!
+//! The templates are embedded at build time; each holds the placeholder [`BASE_PLACEHOLDER`]
+//! where the service's base URL goes (config `public_url`, else the proxy's
+//! `X-Forwarded-Proto`/`X-Forwarded-Host`, else the `Host` header), so
+//! `sources.boundaries.url` becomes `<base>/tiles/boundaries` (the TileJSON of that tileset).
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::base_url::base_url;
+use super::error::ApiError;
+use super::AppState;
+
+/// What the templates hold where the absolute base URL of the service goes.
+pub const BASE_PLACEHOLDER: &str = "{base_url}";
+
+/// The styles served, by name, with their templates.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("dark", include_str!("../../tiles/styles/dark.json")),
+    ("light", include_str!("../../tiles/styles/light.json")),
+];
+
+/// The names of the styles served, in catalog order.
+pub fn style_names() -> Vec<&'static str> {
+    TEMPLATES.iter().map(|(name, _)| *name).collect()
+}
+
+/// The style `name` with `base` (scheme, host and optional path, no trailing slash) in place of
+/// the placeholder; `None` for an unknown name. `base` is JSON-escaped, so any header value
+/// gives valid JSON.
+pub fn render(name: &str, base: &str) -> Option<String> {
+    let (_, template) = TEMPLATES.iter().find(|(n, _)| *n == name)?;
+    let quoted = serde_json::Value::String(base.to_string()).to_string();
+    let escaped = &quoted[1..quoted.len() - 1];
+    Some(template.replace(BASE_PLACEHOLDER, escaped))
+}
+
+fn unknown_style(name: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "unknown_style",
+        message: format!(
+            "no style named {name:?}; the styles are {}",
+            style_names().join(", ")
+        ),
+    }
+}
+
+/// `GET /styles/{name}`: the style as `application/json`, or 404 `unknown_style`.
+pub async fn style(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let base = base_url(state.public_url.as_deref(), &headers)?;
+    let body = render(&name, &base).ok_or_else(|| unknown_style(&name))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_str(v).expect("header value"));
+        }
+        map
+    }
+
+    #[test]
+    fn no_host_at_all_means_localhost() {
+        assert_eq!(
+            base_url(None, &HeaderMap::new()),
+            Ok("http://localhost".to_string())
+        );
+        assert_eq!(
+            base_url(Some("  "), &headers(&[("host", "")])),
+            Ok("http://localhost".to_string())
+        );
+    }
+
+    #[test]
+    fn odd_scheme_or_host_is_a_bad_header() {
+        let h = headers(&[("host", "a.example"), ("x-forwarded-proto", "javascript")]);
+        assert_eq!(base_url(None, &h).map_err(|e| e.code), Err("bad_header"));
+        let h = headers(&[("x-forwarded-host", "a.example/evil?")]);
+        assert_eq!(base_url(None, &h).map_err(|e| e.code), Err("bad_header"));
+    }
+
+    #[test]
+    fn public_url_wins_and_loses_its_trailing_slash() {
+        let h = headers(&[("host", "10.0.0.1:8080"), ("x-forwarded-host", "a.example")]);
+        assert_eq!(
+            base_url(Some("https://maps.example.gov.cn/gridmap/"), &h),
+            Ok("https://maps.example.gov.cn/gridmap".to_string())
+        );
+    }
+
+    #[test]
+    fn forwarded_headers_take_their_first_value() {
+        let h = headers(&[
+            ("host", "10.0.0.1:8080"),
+            ("x-forwarded-proto", "https, http"),
+            ("x-forwarded-host", "maps.example.gov.cn, proxy.local"),
+        ]);
+        assert_eq!(
+            base_url(None, &h),
+            Ok("https://maps.example.gov.cn".to_string())
+        );
+    }
+
+    #[test]
+    fn host_header_alone_means_plain_http() {
+        let h = headers(&[("host", "127.0.0.1:3000")]);
+        assert_eq!(base_url(None, &h), Ok("http://127.0.0.1:3000".to_string()));
+    }
+
+    #[test]
+    fn unknown_style_renders_nothing() {
+        assert_eq!(render("neon", "http://x"), None);
+    }
+
+    #[test]
+    fn a_quote_in_the_base_still_gives_valid_json() {
+        for name in style_names() {
+            let text = render(name, "http://a\"b").expect("known style");
+            let style: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+            assert_eq!(
+                style["sources"]["boundaries"]["url"],
+                "http://a\"b/tiles/boundaries"
+            );
+            assert!(!text.contains(BASE_PLACEHOLDER));
+        }
+    }
+}
