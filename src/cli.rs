@@ -1,4 +1,4 @@
-//! The command line: `serve`, `generate`, `import`, `token` (DESIGN.md "Surface").
+//! The command line: `serve`, `generate`, `import`, `token`, `export-tiles` (DESIGN.md "Surface").
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,9 +8,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::auth::{parse_ttl, Auth, Role};
 use crate::config::{store_location, Config, FileConfig, Overrides};
 use crate::crs::Crs;
+use crate::engine::Engine;
 use crate::generate::{GenerateOptions, Scale};
 use crate::import::{ImportKind, ImportOptions};
 use crate::serve;
+use crate::tiles::pmtiles::{export_tiles, parse_bbox, ExportOptions};
+use crate::tiles::Tilesets;
 
 /// gridmap: map and spatial-analytics service for city grid management (网格化服务管理).
 #[derive(Debug, Parser)]
@@ -32,6 +35,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Print a JWT for the configured secret (GRIDMAP_JWT_SECRET).
     Token(TokenArgs),
+    /// Render one tileset over a zoom range into a PMTiles v3 archive (static or offline maps).
+    ExportTiles(ExportTilesArgs),
 }
 
 /// Where the store is, shared by serve and import.
@@ -106,6 +111,32 @@ pub struct ImportArgs {
     pub store: StoreArgs,
 }
 
+/// Arguments of `export-tiles`.
+#[derive(Debug, Args)]
+pub struct ExportTilesArgs {
+    /// The tileset to export (see tiles/tilesets.toml), e.g. boundaries.
+    #[arg(long)]
+    pub tileset: String,
+    /// First zoom to export (within the tileset's zooms).
+    #[arg(long)]
+    pub minzoom: u8,
+    /// Last zoom to export (within the tileset's zooms).
+    #[arg(long)]
+    pub maxzoom: u8,
+    /// The archive to write, e.g. boundaries.pmtiles (replaced when it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Area to cover as minlon,minlat,maxlon,maxlat (WGS84 degrees); default the city's bounds.
+    #[arg(long, value_parser = parse_bbox_arg, allow_hyphen_values = true)]
+    pub bbox: Option<geo_types::Rect<f64>>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_bbox_arg(text: &str) -> Result<geo_types::Rect<f64>, String> {
+    parse_bbox(text).map_err(|e| e.to_string())
+}
+
 /// Arguments of `token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -162,6 +193,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => run_generate(args).await,
         Command::Import(args) => run_import(args).await,
         Command::Token(args) => run_token(args),
+        Command::ExportTiles(args) => run_export_tiles(args).await,
     }
 }
 
@@ -252,6 +284,34 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn run_export_tiles(args: ExportTilesArgs) -> anyhow::Result<ExitCode> {
+    let file = match &args.store.config {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    let location = store_location(
+        args.store.database_url.or(file.database_url),
+        args.store.data.or(file.data),
+    );
+    let tilesets = Tilesets::parse(serve::TILESETS_TOML, "tiles/tilesets.toml")?;
+    let store = serve::open_store(&location).await?;
+    let engine = Engine::new(store.load().await?);
+    let opts = ExportOptions {
+        tileset: args.tileset,
+        minzoom: args.minzoom,
+        maxzoom: args.maxzoom,
+        bbox: args.bbox,
+        progress: true,
+    };
+    let out = args.out;
+    let summary = tokio::task::spawn_blocking(move || {
+        export_tiles(&engine.snapshot(), &tilesets, &opts, &out)
+    })
+    .await??;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_token(args: TokenArgs) -> anyhow::Result<ExitCode> {

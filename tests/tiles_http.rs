@@ -14,7 +14,7 @@ use gridmap::config::StoreLocation;
 use gridmap::model::{scope_contains, Change, Layer, Level};
 use gridmap::serve::{self, Server};
 use gridmap::tiles::cache::{etag_of, tile_range, tileset_buffer_units, TileAddr, TileRange};
-use gridmap::tiles::{render_tile, TileId};
+use gridmap::tiles::{render_tile, TileCrs, TileId};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
@@ -460,6 +460,7 @@ async fn an_edit_invalidates_exactly_the_tiles_it_touches() {
         x,
         y,
         scope: "410600".into(),
+        crs: TileCrs::Wgs84,
     };
     assert!(before.keys().all(|k| server.tile_cache.contains(&addr(k))));
 

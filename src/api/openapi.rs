@@ -43,9 +43,19 @@ fn tileset_param() -> Value {
     })
 }
 
+/// The `crs` query parameter of the tile paths: the grid the tiles are cut in.
+fn tile_crs_param() -> Value {
+    json!({
+        "name": "crs", "in": "query", "required": false,
+        "description": "wgs84 (default) or gcj02 (also GCJ-02): GCJ-02 reads the tile address in the GCJ-02 Web-Mercator grid and shifts every coordinate to GCJ-02, for overlays on AMap/Tencent basemaps; TileJSON then lists tile URLs with ?crs=gcj02 and shifted bounds/center",
+        "schema": {"type": "string", "enum": ["wgs84", "gcj02", "GCJ-02"], "default": "wgs84"}
+    })
+}
+
 fn tile_params() -> Value {
     json!([
         tileset_param(),
+        tile_crs_param(),
         {"name": "z", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": 22}},
         {"name": "x", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0},
          "description": "column, below 2^z"},
@@ -69,9 +79,10 @@ fn tile_paths() -> Value {
             "summary": "TileJSON 3.0.0 of a tileset; tile URLs are absolute (public_url, else X-Forwarded-Proto/X-Forwarded-Host or Host)",
             "description": "Anonymous callers may read public tilesets only.",
             "security": [{}, {"bearer": []}],
-            "parameters": [tileset_param()],
+            "parameters": [tileset_param(), tile_crs_param()],
             "responses": {
                 "200": {"description": "TileJSON", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": error_response("bad_crs: crs other than wgs84 or gcj02"),
                 "401": error_response("a private tileset without a token, or an invalid token"),
                 "404": error_response("unknown_tileset")
             }
@@ -85,7 +96,7 @@ fn tile_paths() -> Value {
                 "200": {"description": "the tile", "content": {"application/vnd.mapbox-vector-tile": {}}},
                 "204": {"description": "empty tile, or zoom outside the tileset's range"},
                 "304": {"description": "the client's copy (If-None-Match) is current"},
-                "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid"),
+                "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid; bad_crs: crs other than wgs84 or gcj02"),
                 "401": error_response("a private tileset without a token, or an invalid token"),
                 "404": error_response("unknown_tileset")
             }

@@ -5,19 +5,20 @@
 //! of every tile it asks for, and the cache keys tiles by that scope. An empty tile, and a zoom
 //! outside the tileset's range, answer 204 (MapLibre then draws nothing, without an error). Tiles
 //! are compressed once, when cached; the answer picks brotli, gzip or identity from
-//! Accept-Encoding and carries a strong ETag of the uncompressed bytes.
+//! Accept-Encoding and carries a strong ETag of the uncompressed bytes. `?crs=gcj02` serves the
+//! same tiles in the GCJ-02 grid (for AMap/Tencent basemaps), cached apart from the plain ones.
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use geo::BoundingRect;
-use geo_types::{coord, Rect};
+use geo_types::Rect;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Principal;
@@ -25,9 +26,11 @@ use super::base_url::base_url;
 use super::error::ApiError;
 use super::AppState;
 use crate::engine::Snapshot;
-use crate::model::{Layer, Level};
+use crate::model::Level;
 use crate::tiles::cache::{CachedTile, Lookup, TileAddr, PUBLIC_SCOPE};
-use crate::tiles::{render_tile, Source, TileError, TileId, Tileset};
+use crate::tiles::tile_id::TILE_CRS_ACCEPTED;
+use crate::tiles::tilejson::{city_bounds, vector_layers};
+use crate::tiles::{render_tile_in, TileCrs, TileError, TileId, Tileset};
 
 /// The media type of Mapbox Vector Tiles.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -112,6 +115,28 @@ fn tile_failed(message: String) -> ApiError {
     }
 }
 
+/// The query string of tile and TileJSON requests.
+#[derive(Debug, Default, Deserialize)]
+pub struct TileQuery {
+    /// `wgs84` (default) or `gcj02`/`GCJ-02`.
+    pub crs: Option<String>,
+}
+
+impl TileQuery {
+    /// The requested tile grid; 400 `bad_crs` for a name other than the accepted ones.
+    fn tile_crs(&self) -> Result<TileCrs, ApiError> {
+        let Some(name) = self.crs.as_deref() else {
+            return Ok(TileCrs::Wgs84);
+        };
+        TileCrs::parse(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_crs",
+                format!("crs {name:?} is not served for tiles: accepted are {TILE_CRS_ACCEPTED}"),
+            )
+        })
+    }
+}
+
 fn find<'a>(state: &'a AppState, name: &str) -> Result<&'a Tileset, ApiError> {
     state
         .tilesets
@@ -148,78 +173,39 @@ pub async fn tilejson(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(name): Path<String>,
+    Query(query): Query<TileQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    let crs = query.tile_crs()?;
     let tileset = find(&state, &name)?;
     viewer.check(tileset)?;
     let base = base_url(state.public_url.as_deref(), &headers)?;
     let snapshot = state.engine.snapshot();
     let bounds = city_bounds(&snapshot);
     let (clon, clat) = city_center(&snapshot, bounds);
+    let (clon, clat) = crs.shift(clon, clat);
     let center_zoom = 12u8.clamp(tileset.minzoom, tileset.maxzoom);
     let bounds = bounds.map_or(json!([-180.0, -85.051_129, 180.0, 85.051_129]), |b| {
-        json!([b.min().x, b.min().y, b.max().x, b.max().y])
+        let (west, south) = crs.shift(b.min().x, b.min().y);
+        let (east, north) = crs.shift(b.max().x, b.max().y);
+        json!([west, south, east, north])
     });
+    let suffix = match crs {
+        TileCrs::Wgs84 => String::new(),
+        TileCrs::Gcj02 => format!("?crs={}", crs.name()),
+    };
     Ok(Json(json!({
         "tilejson": "3.0.0",
         "name": tileset.name,
         "description": tileset.description,
         "scheme": "xyz",
-        "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.pbf", tileset.name)],
+        "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.pbf{suffix}", tileset.name)],
         "minzoom": tileset.minzoom,
         "maxzoom": tileset.maxzoom,
         "bounds": bounds,
         "center": [clon, clat, center_zoom],
-        "vector_layers": vector_layers(tileset),
+        "vector_layers": vector_layers(tileset, tileset.minzoom, tileset.maxzoom),
     })))
-}
-
-fn vector_layers(tileset: &Tileset) -> Vec<Value> {
-    tileset
-        .layers
-        .iter()
-        .map(|l| {
-            let fields: serde_json::Map<String, Value> = l
-                .attributes
-                .iter()
-                .map(|a| (a.clone(), json!(field_type(l.source, a))))
-                .collect();
-            json!({"id": l.name, "fields": fields, "minzoom": l.minzoom, "maxzoom": l.maxzoom})
-        })
-        .collect()
-}
-
-/// The TileJSON type of an attribute, as `source::area_tags`/`building_tags` write it.
-fn field_type(source: Source, attribute: &str) -> &'static str {
-    match (source, attribute) {
-        (Source::Areas | Source::AreaLabels, "urban_rural") => "Number",
-        (Source::Buildings, "floors" | "height") => "Number",
-        _ => "String",
-    }
-}
-
-/// The bounding box of the city (the base city-level areas), or of every area when there is
-/// none; `None` for an empty store.
-fn city_bounds(snapshot: &Snapshot) -> Option<Rect<f64>> {
-    let world = Rect::new(coord! {x: -180.0, y: -90.0}, coord! {x: 180.0, y: 90.0});
-    let areas = snapshot.areas_in_bbox(world);
-    let cities: Vec<_> = areas
-        .iter()
-        .filter(|a| a.layer == Layer::Base && a.level == Level::City)
-        .collect();
-    let pick: Vec<_> = if cities.is_empty() {
-        areas.iter().collect()
-    } else {
-        cities
-    };
-    pick.iter()
-        .filter_map(|a| a.geometry.bounding_rect())
-        .reduce(|a, b| {
-            Rect::new(
-                coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
-                coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
-            )
-        })
 }
 
 fn city_center(snapshot: &Snapshot, bounds: Option<Rect<f64>>) -> (f64, f64) {
@@ -255,8 +241,10 @@ pub async fn tile(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((name, z, x, y)): Path<(String, String, String, String)>,
+    Query(query): Query<TileQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let crs = query.tile_crs()?;
     let tileset = find(&state, &name)?;
     viewer.check(tileset)?;
     let id = parse_address(&z, &x, &y)?;
@@ -268,7 +256,7 @@ pub async fn tile(
     if !(tileset.minzoom..=tileset.maxzoom).contains(&id.z) {
         return Ok(empty(&cache_control));
     }
-    let cached = cached_tile(&state, &viewer, tileset, id).await?;
+    let cached = cached_tile(&state, &viewer, tileset, id, crs).await?;
     Ok(answer(&cached, &headers, &cache_control))
 }
 
@@ -278,6 +266,7 @@ async fn cached_tile(
     viewer: &Viewer,
     tileset: &Tileset,
     id: TileId,
+    crs: TileCrs,
 ) -> Result<Arc<CachedTile>, ApiError> {
     let addr = TileAddr {
         tileset: tileset.name.clone(),
@@ -285,6 +274,7 @@ async fn cached_tile(
         x: id.x,
         y: id.y,
         scope: viewer.scope(),
+        crs,
     };
     let ticket = match state.tile_cache.lookup(&addr) {
         Lookup::Hit(tile) => return Ok(tile),
@@ -295,7 +285,7 @@ async fn cached_tile(
     let principal = viewer.0.clone();
     let rendered = tokio::task::spawn_blocking(move || {
         let in_scope = |code: &str| principal.as_ref().is_none_or(|p| p.covers(code));
-        let raw = render_tile(&snapshot, &tileset, id.z, id.x, id.y, &in_scope)?;
+        let raw = render_tile_in(&snapshot, &tileset, id.z, id.x, id.y, &in_scope, crs)?;
         CachedTile::encode(raw.bytes).map_err(|e| tile_failed(format!("cannot compress: {e}")))
     })
     .await

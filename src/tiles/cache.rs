@@ -2,13 +2,14 @@
 //! least recently used out first, and invalidated exactly when the data under them changes.
 //!
 //! The rules:
-//! - a key is (tileset, content version, z/x/y, scope, filters): a scoped caller never sees a
+//! - a key is (tileset, content version, z/x/y, scope, crs, filters): a scoped caller never sees a
 //!   tile cut for another scope; `public` is the scope of anonymous callers;
 //! - after every engine apply, [`changed_boxes`] gives the old and new bounding boxes of every
 //!   changed area and building (house and population changes draw nothing, so they give none),
 //!   and [`TileCache::invalidate`] removes, for every tileset and every zoom of its range, the
 //!   tiles those boxes touch once grown by the tileset's largest layer buffer (the same growth
-//!   the renderer's R-tree query uses). When one box touches more than [`HUGE_BOX_TILES`] tiles
+//!   the renderer's R-tree query uses); for the GCJ-02 variants the boxes are first widened by
+//!   [`GCJ02_MARGIN_DEG`], more than the largest GCJ-02 shift. When one box touches more than [`HUGE_BOX_TILES`] tiles
 //!   at a zoom, the tileset's content version is bumped instead: every tile of the tileset
 //!   becomes unreachable at once and ages out of the LRU;
 //! - a render that raced with an invalidation is served but not stored (see [`Ticket`]), so a
@@ -22,6 +23,7 @@ use bytes::Bytes;
 use geo::BoundingRect;
 use geo_types::{coord, Rect};
 
+use super::tile_id::{TileCrs, GCJ02_MARGIN_DEG};
 use super::tileset::{Tileset, Tilesets, EXTENT, UNITS_PER_PX};
 use crate::crs::mercator::{lonlat_to_mercator, HALF_WORLD_M};
 use crate::engine::Snapshot;
@@ -60,6 +62,8 @@ pub struct TileAddr {
     pub y: u32,
     /// The caller's jurisdiction code, or [`PUBLIC_SCOPE`].
     pub scope: String,
+    /// The grid the tile was cut in (`?crs=`).
+    pub crs: TileCrs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -294,8 +298,13 @@ impl TileCache {
             return;
         }
         let scopes: Vec<String> = state.scopes.iter().cloned().collect();
+        let shifted: Vec<Rect<f64>> = boxes
+            .iter()
+            .map(|b| widened(*b, GCJ02_MARGIN_DEG))
+            .collect();
         for tileset in &tilesets.tilesets {
-            let removed = invalidate_tileset(&mut state, tileset, boxes, &scopes);
+            let removed = invalidate_tileset(&mut state, tileset, boxes, &scopes, TileCrs::Wgs84)
+                + invalidate_tileset(&mut state, tileset, &shifted, &scopes, TileCrs::Gcj02);
             if removed > 0 {
                 metrics::counter!(INVALIDATIONS_METRIC, "tileset" => tileset.name.clone())
                     .increment(removed);
@@ -304,12 +313,21 @@ impl TileCache {
     }
 }
 
-/// Removes the tiles of one tileset the boxes touch; returns how many were cached.
+/// A box grown by `margin` degrees on every side.
+fn widened(b: Rect<f64>, margin: f64) -> Rect<f64> {
+    Rect::new(
+        coord! {x: b.min().x - margin, y: b.min().y - margin},
+        coord! {x: b.max().x + margin, y: b.max().y + margin},
+    )
+}
+
+/// Removes the tiles of one tileset and crs the boxes touch; returns how many were cached.
 fn invalidate_tileset(
     state: &mut State,
     tileset: &Tileset,
     boxes: &[Rect<f64>],
     scopes: &[String],
+    crs: TileCrs,
 ) -> u64 {
     let buffer = tileset_buffer_units(tileset);
     let mut removed = 0;
@@ -332,6 +350,7 @@ fn invalidate_tileset(
                             x,
                             y,
                             scope: scope.clone(),
+                            crs,
                         },
                         version,
                         filters: String::new(),
@@ -465,6 +484,7 @@ mod tests {
             x,
             y,
             scope: scope.into(),
+            crs: TileCrs::Wgs84,
         }
     }
 
@@ -578,6 +598,31 @@ mod tests {
         );
         cache.invalidate(&sets(), &[point]);
         assert!(inside.iter().all(|a| !cache.contains(a)));
+        assert!(cache.contains(&far));
+    }
+
+    #[test]
+    fn invalidation_reaches_the_gcj02_variant_of_the_shifted_tile() {
+        let cache = TileCache::new(1 << 20);
+        let (lon, lat) = (114.297, 35.748);
+        let (glon, glat) = crate::crs::wgs84_to_gcj02(lon, lat);
+        let shifted = crate::tiles::TileId::containing(16, glon, glat).expect("tile");
+        let gcj = TileAddr {
+            crs: TileCrs::Gcj02,
+            ..addr(16, shifted.x, shifted.y, "public")
+        };
+        let plain = addr(16, shifted.x, shifted.y, "public");
+        let far = TileAddr {
+            crs: TileCrs::Gcj02,
+            ..addr(16, shifted.x + 200, shifted.y, "public")
+        };
+        for a in [&gcj, &plain, &far] {
+            cache.store(miss(&cache, a), tile(b"x"));
+        }
+        assert!(cache.contains(&gcj) && cache.contains(&plain));
+        let point = Rect::new(coord! {x: lon, y: lat}, coord! {x: lon, y: lat});
+        cache.invalidate(&sets(), &[point]);
+        assert!(!cache.contains(&gcj));
         assert!(cache.contains(&far));
     }
 

@@ -5,20 +5,23 @@
 //! tile frame), `source` (rows and typed attributes per layer source), `simplify` (Douglas–
 //! Peucker that keeps shared borders shared), `clip` (tile plus buffer), `encode` (rounding,
 //! winding and MVT 2.1 via the `mvt` crate), `budget` (size limits and thinning), `feature_id`
-//! (stable ids from codes) and `render` (the pipeline, [`render_tile`]).
+//! (stable ids from codes), `render` (the pipeline, [`render_tile`]), `tilejson` (layer
+//! descriptions and city bounds), `cache` (served tiles) and `pmtiles` (archive export).
 
 mod budget;
 pub mod cache;
 mod clip;
 mod encode;
 pub mod feature_id;
+pub mod pmtiles;
 mod render;
 mod simplify;
 mod source;
 pub mod tile_id;
+pub mod tilejson;
 pub mod tileset;
 
 pub use budget::BudgetError;
-pub use render::{render_tile, RenderedTile, TileError, THINNED_METRIC};
-pub use tile_id::{TileFrame, TileId, TileIdError};
+pub use render::{render_tile, render_tile_in, RenderedTile, TileError, THINNED_METRIC};
+pub use tile_id::{TileCrs, TileFrame, TileId, TileIdError};
 pub use tileset::{Budget, LayerDef, Source, Tileset, TilesetError, Tilesets, EXTENT};

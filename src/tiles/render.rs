@@ -19,7 +19,7 @@ use super::simplify::simplify_shared;
 use super::source::{
     area_tags, building_tags, project_multipolygon, project_polygon, projected_size, TilePolygon,
 };
-use super::tile_id::{TileFrame, TileId, TileIdError};
+use super::tile_id::{TileCrs, TileFrame, TileId, TileIdError};
 use super::tileset::{LayerDef, Source, Tileset, EXTENT, UNITS_PER_PX};
 use crate::engine::Snapshot;
 use crate::model::{Area, Building};
@@ -71,6 +71,20 @@ pub fn render_tile(
     y: u32,
     in_scope: &dyn Fn(&str) -> bool,
 ) -> Result<RenderedTile, TileError> {
+    render_tile_in(snapshot, tileset, z, x, y, in_scope, TileCrs::Wgs84)
+}
+
+/// Renders tile z/x/y of `tileset` in the `crs` grid (GCJ-02 for AMap/Tencent basemaps: the
+/// address is read in the GCJ-02 grid and every coordinate is shifted before projecting).
+pub fn render_tile_in(
+    snapshot: &Snapshot,
+    tileset: &Tileset,
+    z: u8,
+    x: u32,
+    y: u32,
+    in_scope: &dyn Fn(&str) -> bool,
+    crs: TileCrs,
+) -> Result<RenderedTile, TileError> {
     let tile = TileId::new(z, x, y)?;
     if !(tileset.minzoom..=tileset.maxzoom).contains(&z) {
         return Err(TileError::Zoom {
@@ -80,7 +94,7 @@ pub fn render_tile(
             max: tileset.maxzoom,
         });
     }
-    let cut = Cut::new(snapshot, tileset, tile, in_scope);
+    let cut = Cut::new(snapshot, tileset, tile, in_scope, crs);
     let layers: Vec<TileLayer> = tileset
         .layers
         .iter()
@@ -127,10 +141,11 @@ impl<'a> Cut<'a> {
         tileset: &Tileset,
         tile: TileId,
         in_scope: &dyn Fn(&str) -> bool,
+        crs: TileCrs,
     ) -> Cut<'a> {
         let serving: Vec<&LayerDef> = tileset.layers.iter().filter(|d| d.serves(tile.z)).collect();
         let buffer = serving.iter().map(|d| d.buffer_px).fold(0.0, f64::max) * UNITS_PER_PX;
-        let bbox = tile.lonlat_bounds(EXTENT, buffer);
+        let bbox = crs.storage_box(tile.lonlat_bounds(EXTENT, buffer));
         let wants = |s: Source| serving.iter().any(|d| d.source == s);
         let areas = if wants(Source::Areas) || wants(Source::AreaLabels) {
             snapshot
@@ -152,7 +167,7 @@ impl<'a> Cut<'a> {
         };
         Cut {
             tile,
-            frame: tile.frame(EXTENT),
+            frame: tile.frame_in(EXTENT, crs),
             areas,
             buildings,
         }

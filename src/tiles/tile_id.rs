@@ -9,6 +9,7 @@
 
 use geo_types::{coord, Coord, Rect};
 
+use crate::crs::gcj02::{gcj02_to_wgs84, wgs84_to_gcj02};
 use crate::crs::mercator::{lonlat_to_mercator, mercator_to_lonlat, HALF_WORLD_M};
 
 /// Deepest zoom served.
@@ -21,6 +22,76 @@ pub enum TileIdError {
     Zoom(u8),
     #[error("tile {x}/{y} does not exist at zoom {z}: x and y must be below {limit}")]
     Column { z: u8, x: u32, y: u32, limit: u64 },
+}
+
+/// The datum of the tile grid: plain storage longitude/latitude (WGS84), or GCJ-02 for apps
+/// that overlay tiles on an AMap or Tencent basemap (the grid is the same Web Mercator grid,
+/// but every coordinate is shifted to GCJ-02 before projecting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TileCrs {
+    #[default]
+    Wgs84,
+    Gcj02,
+}
+
+/// Margin in degrees that covers the largest GCJ-02 shift (about 700 m in mainland China).
+pub const GCJ02_MARGIN_DEG: f64 = 0.01;
+
+/// The values `TileCrs::parse` accepts, for error messages.
+pub const TILE_CRS_ACCEPTED: &str = "wgs84 (the default) and gcj02 (also GCJ-02)";
+
+impl TileCrs {
+    /// Parses a tile CRS name, case-insensitively: `wgs84`, `gcj02` or `GCJ-02`.
+    pub fn parse(s: &str) -> Option<TileCrs> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "wgs84" => Some(TileCrs::Wgs84),
+            "gcj02" | "gcj-02" => Some(TileCrs::Gcj02),
+            _ => None,
+        }
+    }
+
+    /// The query-string name (`wgs84` or `gcj02`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TileCrs::Wgs84 => "wgs84",
+            TileCrs::Gcj02 => "gcj02",
+        }
+    }
+
+    /// A storage longitude/latitude in this CRS.
+    pub fn shift(self, lon: f64, lat: f64) -> (f64, f64) {
+        match self {
+            TileCrs::Wgs84 => (lon, lat),
+            TileCrs::Gcj02 => wgs84_to_gcj02(lon, lat),
+        }
+    }
+
+    /// A storage box that holds every point whose position in this CRS lies in `bbox`: the
+    /// inverse of the four corners, widened by [`GCJ02_MARGIN_DEG`] for GCJ-02.
+    pub fn storage_box(self, bbox: Rect<f64>) -> Rect<f64> {
+        if self == TileCrs::Wgs84 {
+            return bbox;
+        }
+        let (min, max) = (bbox.min(), bbox.max());
+        let corners = [
+            (min.x, min.y),
+            (min.x, max.y),
+            (max.x, min.y),
+            (max.x, max.y),
+        ]
+        .map(|(lon, lat)| gcj02_to_wgs84(lon, lat));
+        let m = GCJ02_MARGIN_DEG;
+        let (mut west, mut south) = (f64::INFINITY, f64::INFINITY);
+        let (mut east, mut north) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for (lon, lat) in corners {
+            (west, east) = (west.min(lon), east.max(lon));
+            (south, north) = (south.min(lat), north.max(lat));
+        }
+        Rect::new(
+            coord! {x: west - m, y: south - m},
+            coord! {x: east + m, y: north + m},
+        )
+    }
 }
 
 /// A checked tile address.
@@ -89,11 +160,17 @@ impl TileId {
 
     /// The frame mapping longitude/latitude to this tile's units.
     pub fn frame(self, extent: u32) -> TileFrame {
+        self.frame_in(extent, TileCrs::Wgs84)
+    }
+
+    /// The frame mapping storage longitude/latitude to this tile's units in the `crs` grid.
+    pub fn frame_in(self, extent: u32, crs: TileCrs) -> TileFrame {
         let m = self.mercator_bounds();
         TileFrame {
             west: m.min().x,
             north: m.max().y,
             units_per_m: f64::from(extent) / self.size_m(),
+            crs,
         }
     }
 }
@@ -104,16 +181,20 @@ pub struct TileFrame {
     west: f64,
     north: f64,
     units_per_m: f64,
+    crs: TileCrs,
 }
 
 impl TileFrame {
-    /// Tile units of a longitude/latitude.
+    /// Tile units of a storage longitude/latitude (shifted to the frame's CRS first; the shift
+    /// is a pure function, so shared vertices stay shared).
     pub fn project(&self, lon: f64, lat: f64) -> Coord<f64> {
+        let (lon, lat) = self.crs.shift(lon, lat);
         let (mx, my) = lonlat_to_mercator(lon, lat);
         coord! {x: (mx - self.west) * self.units_per_m, y: (self.north - my) * self.units_per_m}
     }
 
-    /// Longitude/latitude of a tile-unit position (the inverse of [`TileFrame::project`]).
+    /// Longitude/latitude, in the frame's CRS, of a tile-unit position (the inverse of
+    /// [`TileFrame::project`] up to the CRS shift).
     pub fn unproject(&self, c: Coord<f64>) -> (f64, f64) {
         mercator_to_lonlat(
             c.x / self.units_per_m + self.west,
@@ -178,6 +259,32 @@ mod tests {
         let p = f.project(114.3, 35.75);
         let (lon, lat) = f.unproject(p);
         assert!((lon - 114.3).abs() < 1e-12 && (lat - 35.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tile_crs_names_parse_and_others_do_not() {
+        assert_eq!(TileCrs::parse("GCJ-02"), Some(TileCrs::Gcj02));
+        assert_eq!(TileCrs::parse("gcj02"), Some(TileCrs::Gcj02));
+        assert_eq!(TileCrs::parse("WGS84"), Some(TileCrs::Wgs84));
+        assert_eq!(TileCrs::parse(""), None);
+        assert_eq!(TileCrs::parse("bd09"), None);
+    }
+
+    #[test]
+    fn the_gcj02_frame_shifts_and_its_storage_box_covers_the_tile() {
+        let (lon, lat) = (114.297, 35.748);
+        let t = TileId::containing(14, lon, lat).unwrap();
+        let plain = t.frame(4096).project(lon, lat);
+        let (glon, glat) = wgs84_to_gcj02(lon, lat);
+        let shifted = t.frame_in(4096, TileCrs::Gcj02).project(lon, lat);
+        let expected = t.frame(4096).project(glon, glat);
+        assert!((shifted.x - expected.x).abs() < 1e-9 && (shifted.y - expected.y).abs() < 1e-9);
+        assert!((shifted.x - plain.x).abs() > 10.0);
+        let gt = TileId::containing(14, glon, glat).unwrap();
+        let b = TileCrs::Gcj02.storage_box(gt.lonlat_bounds(4096, 0.0));
+        assert!(b.min().x < lon && lon < b.max().x && b.min().y < lat && lat < b.max().y);
+        let world = t.lonlat_bounds(4096, 0.0);
+        assert_eq!(TileCrs::Wgs84.storage_box(world), world);
     }
 
     #[test]
