@@ -286,18 +286,7 @@ async fn openapi_matches_routes() {
 
 #[tokio::test]
 async fn postgis_mode_follows_edits_from_other_clients() {
-    let url = common::fresh_postgis_url().await;
-    {
-        let store = gridmap::store::postgis::PostgisStore::connect(&url)
-            .await
-            .expect("connect");
-        gridmap::generate::generate_into(&store, &common::sample_options())
-            .await
-            .expect("generate into PostGIS");
-    }
-    let server = serve::start(&common::test_config(StoreLocation::Postgis(url.clone())))
-        .await
-        .expect("server on PostGIS");
+    let (url, server) = common::postgis_sample_server().await;
     let token = common::token("410611", &[Role::Viewer]);
     let (s, body) = get(&server, "/ready", None).await;
     assert_eq!(

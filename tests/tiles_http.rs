@@ -498,18 +498,7 @@ async fn an_edit_invalidates_exactly_the_tiles_it_touches() {
 
 #[tokio::test]
 async fn an_edit_from_another_client_reaches_the_cached_tiles() {
-    let url = common::fresh_postgis_url().await;
-    {
-        let store = gridmap::store::postgis::PostgisStore::connect(&url)
-            .await
-            .expect("connect");
-        gridmap::generate::generate_into(&store, &common::sample_options())
-            .await
-            .expect("generate into PostGIS");
-    }
-    let server = serve::start(&common::test_config(StoreLocation::Postgis(url.clone())))
-        .await
-        .expect("server on PostGIS");
+    let (url, server) = common::postgis_sample_server().await;
     let street = server
         .engine
         .snapshot()

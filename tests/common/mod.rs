@@ -114,3 +114,21 @@ pub fn token(scope: &str, roles: &[gridmap::api::auth::Role]) -> String {
         .issue("test", scope, roles, chrono::Duration::hours(1))
         .expect("token")
 }
+
+/// A fresh PostGIS database holding the sample city, and a test server on it; returns the
+/// database URL (for edits by "another client") and the server.
+pub async fn postgis_sample_server() -> (String, gridmap::serve::Server) {
+    let url = fresh_postgis_url().await;
+    {
+        let store = gridmap::store::postgis::PostgisStore::connect(&url)
+            .await
+            .expect("connect");
+        gridmap::generate::generate_into(&store, &sample_options())
+            .await
+            .expect("generate into PostGIS");
+    }
+    let server = gridmap::serve::start(&test_config(StoreLocation::Postgis(url.clone())))
+        .await
+        .expect("server on PostGIS");
+    (url, server)
+}
