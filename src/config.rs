@@ -10,6 +10,10 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The embedded store used when no database URL is given.
 pub const DEFAULT_DATA: &str = "data/gridmap.gpkg";
+/// The default memory budget of the tile cache, in MiB.
+pub const DEFAULT_TILE_CACHE_MB: usize = 256;
+/// The default `max-age` of tile answers, in seconds.
+pub const DEFAULT_TILE_MAX_AGE_S: u32 = 60;
 
 /// Why the configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +39,11 @@ pub struct FileConfig {
     pub jwt_secret: Option<String>,
     /// The URL clients reach the service at (behind a proxy); used in printed and served links.
     pub public_url: Option<String>,
+    /// Memory budget of the tile cache in MiB (compressed tiles of every scope).
+    pub tile_cache_mb: Option<usize>,
+    /// `max-age` in seconds of tile answers (edits invalidate the server's cache at once; this
+    /// only bounds how long browsers and proxies keep a tile).
+    pub tile_max_age_s: Option<u32>,
 }
 
 impl FileConfig {
@@ -68,6 +77,10 @@ pub struct Config {
     /// `None` means demo mode: a random secret is made at start-up and an admin token printed.
     pub jwt_secret: Option<String>,
     pub public_url: Option<String>,
+    /// Memory budget of the tile cache in bytes.
+    pub tile_cache_bytes: usize,
+    /// `max-age` in seconds of tile answers.
+    pub tile_max_age_s: u32,
 }
 
 /// Values given on the command line or in the environment (clap merges the two; flags win).
@@ -108,6 +121,8 @@ impl Config {
                 .or(file.jwt_secret)
                 .filter(|s| !s.is_empty()),
             public_url: file.public_url,
+            tile_cache_bytes: file.tile_cache_mb.unwrap_or(DEFAULT_TILE_CACHE_MB) * 1024 * 1024,
+            tile_max_age_s: file.tile_max_age_s.unwrap_or(DEFAULT_TILE_MAX_AGE_S),
         })
     }
 }
@@ -131,6 +146,22 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.store, StoreLocation::Gpkg(PathBuf::from(DEFAULT_DATA)));
         assert!(c.jwt_secret.is_none());
+        assert_eq!(c.tile_cache_bytes, DEFAULT_TILE_CACHE_MB * 1024 * 1024);
+        assert_eq!(c.tile_max_age_s, DEFAULT_TILE_MAX_AGE_S);
+    }
+
+    #[test]
+    fn tile_cache_settings_from_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "tile_cache_mb = 8\ntile_max_age_s = 5\n").expect("write");
+        let c = Config::build(&Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        })
+        .expect("config");
+        assert_eq!(c.tile_cache_bytes, 8 * 1024 * 1024);
+        assert_eq!(c.tile_max_age_s, 5);
     }
 
     #[test]

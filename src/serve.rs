@@ -18,7 +18,7 @@ use crate::model::Change;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::Store;
-use crate::tiles::cache::{changed_boxes, TileCache, DEFAULT_CACHE_BYTES};
+use crate::tiles::cache::{changed_boxes, TileCache};
 use crate::tiles::Tilesets;
 
 /// The tilesets built into the binary (`tiles/tilesets.toml`), checked at start-up.
@@ -100,7 +100,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         "engine loaded"
     );
     let tilesets = Arc::new(Tilesets::parse(TILESETS_TOML, "tiles/tilesets.toml")?);
-    let tile_cache = Arc::new(TileCache::new(DEFAULT_CACHE_BYTES));
+    let tile_cache = Arc::new(TileCache::new(config.tile_cache_bytes));
     if let Some(changes) = store.subscribe() {
         tokio::spawn(follow_changes(
             changes,
@@ -128,7 +128,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         auth: Arc::new(auth),
         tilesets: tilesets.clone(),
         tile_cache: tile_cache.clone(),
-        tile_cache_control: api::tiles::TileCacheControl::default(),
+        tile_cache_control: api::tiles::TileCacheControl::with_max_age(config.tile_max_age_s),
         public_url: config.public_url.clone(),
     };
     let listener = TcpListener::bind(config.listen).await?;

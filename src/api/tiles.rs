@@ -44,11 +44,12 @@ pub struct TileCacheControl {
     pub private: String,
 }
 
-impl Default for TileCacheControl {
-    fn default() -> Self {
+impl TileCacheControl {
+    /// Answers browsers and proxies may keep for `max_age_s` seconds.
+    pub fn with_max_age(max_age_s: u32) -> TileCacheControl {
         TileCacheControl {
-            public: "public, max-age=60".into(),
-            private: "private, max-age=60".into(),
+            public: format!("public, max-age={max_age_s}"),
+            private: format!("private, max-age={max_age_s}"),
         }
     }
 }

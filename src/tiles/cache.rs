@@ -42,9 +42,6 @@ pub const VERSION_BUMPS_METRIC: &str = "gridmap_tile_cache_version_bumps_total";
 /// removing tiles one by one (a district redrawn at z16 touches tens of thousands of tiles).
 pub const HUGE_BOX_TILES: u64 = 10_000;
 
-/// The default byte budget of the cache (all variants of all tiles).
-pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
-
 /// Brotli quality for cached tiles: compressed once per cached tile, so worth more than the
 /// on-the-fly default, but not the slow top levels.
 const BROTLI_QUALITY: u32 = 6;

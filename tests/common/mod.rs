@@ -105,6 +105,8 @@ pub fn test_config(store: StoreLocation) -> Config {
         store,
         jwt_secret: Some(SECRET.to_string()),
         public_url: None,
+        tile_cache_bytes: gridmap::config::DEFAULT_TILE_CACHE_MB * 1024 * 1024,
+        tile_max_age_s: gridmap::config::DEFAULT_TILE_MAX_AGE_S,
     }
 }
 
