@@ -63,63 +63,6 @@ pub async fn style(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(*k, HeaderValue::from_str(v).expect("header value"));
-        }
-        map
-    }
-
-    #[test]
-    fn no_host_at_all_means_localhost() {
-        assert_eq!(
-            base_url(None, &HeaderMap::new()),
-            Ok("http://localhost".to_string())
-        );
-        assert_eq!(
-            base_url(Some("  "), &headers(&[("host", "")])),
-            Ok("http://localhost".to_string())
-        );
-    }
-
-    #[test]
-    fn odd_scheme_or_host_is_a_bad_header() {
-        let h = headers(&[("host", "a.example"), ("x-forwarded-proto", "javascript")]);
-        assert_eq!(base_url(None, &h).map_err(|e| e.code), Err("bad_header"));
-        let h = headers(&[("x-forwarded-host", "a.example/evil?")]);
-        assert_eq!(base_url(None, &h).map_err(|e| e.code), Err("bad_header"));
-    }
-
-    #[test]
-    fn public_url_wins_and_loses_its_trailing_slash() {
-        let h = headers(&[("host", "10.0.0.1:8080"), ("x-forwarded-host", "a.example")]);
-        assert_eq!(
-            base_url(Some("https://maps.example.gov.cn/gridmap/"), &h),
-            Ok("https://maps.example.gov.cn/gridmap".to_string())
-        );
-    }
-
-    #[test]
-    fn forwarded_headers_take_their_first_value() {
-        let h = headers(&[
-            ("host", "10.0.0.1:8080"),
-            ("x-forwarded-proto", "https, http"),
-            ("x-forwarded-host", "maps.example.gov.cn, proxy.local"),
-        ]);
-        assert_eq!(
-            base_url(None, &h),
-            Ok("https://maps.example.gov.cn".to_string())
-        );
-    }
-
-    #[test]
-    fn host_header_alone_means_plain_http() {
-        let h = headers(&[("host", "127.0.0.1:3000")]);
-        assert_eq!(base_url(None, &h), Ok("http://127.0.0.1:3000".to_string()));
-    }
 
     #[test]
     fn unknown_style_renders_nothing() {
