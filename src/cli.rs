@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::api::api_key::{key_hash, new_key, ApiKeys};
 use crate::api::auth::{parse_ttl, Auth, Role};
-use crate::config::{store_location, Config, FileConfig, Overrides};
+use crate::config::{store_location, ApiKeyConfig, Config, FileConfig, Overrides};
 use crate::crs::Crs;
 use crate::engine::Engine;
 use crate::generate::{GenerateOptions, Scale};
@@ -37,6 +38,24 @@ pub enum Command {
     Token(TokenArgs),
     /// Render one tileset over a zoom range into a PMTiles v3 archive (static or offline maps).
     ExportTiles(ExportTilesArgs),
+    /// Make a new API key for embedding tiles in another app: prints the key and the
+    /// `[[api_key]]` entry (its SHA-256) to add to the config file.
+    ApiKey(ApiKeyArgs),
+}
+
+/// Arguments of `api-key`.
+#[derive(Debug, Args)]
+pub struct ApiKeyArgs {
+    /// A name for the key, shown in logs and errors (e.g. the app that embeds it).
+    #[arg(long)]
+    pub name: String,
+    /// The jurisdiction the key reads: an area code (410600 = the whole city).
+    #[arg(long)]
+    pub scope: String,
+    /// Web origins allowed to embed the key, e.g. https://portal.example.gov.cn (repeatable;
+    /// none = any).
+    #[arg(long = "origin")]
+    pub origins: Vec<String>,
 }
 
 /// Where the store is, shared by serve and import.
@@ -96,7 +115,7 @@ pub struct ImportArgs {
     /// A .geojson/.json, .gpkg or .csv file.
     pub file: PathBuf,
     /// What the file holds.
-    #[arg(long, value_parser = ["areas", "buildings", "houses", "population", "events", "workers"])]
+    #[arg(long, value_parser = ["areas", "buildings", "houses", "population", "events", "workers", "basemap"])]
     pub kind: String,
     /// CRS of the coordinates: wgs84 (default), cgcs2000, gcj02, bd09, EPSG:3857, EPSG:4491–4554.
     #[arg(long)]
@@ -194,6 +213,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import(args) => run_import(args).await,
         Command::Token(args) => run_token(args),
         Command::ExportTiles(args) => run_export_tiles(args).await,
+        Command::ApiKey(args) => run_api_key(args),
     }
 }
 
@@ -246,6 +266,7 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         "houses" => ImportKind::Houses,
         "population" => ImportKind::Population,
         "events" => ImportKind::Events,
+        "basemap" => ImportKind::Basemap,
         _ => ImportKind::Workers,
     };
     let crs = args.crs.as_deref().map(Crs::parse).transpose()?;
@@ -311,6 +332,27 @@ async fn run_export_tiles(args: ExportTilesArgs) -> anyhow::Result<ExitCode> {
     })
     .await??;
     println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_api_key(args: ApiKeyArgs) -> anyhow::Result<ExitCode> {
+    let key = new_key();
+    let entry = ApiKeyConfig {
+        name: args.name,
+        sha256: key_hash(&key),
+        scope: args.scope,
+        origins: args.origins,
+    };
+    ApiKeys::new(std::slice::from_ref(&entry))?;
+    let origins: Vec<String> = entry.origins.iter().map(|o| format!("{o:?}")).collect();
+    println!("{key}");
+    eprintln!("add this to the config file (the key itself is not stored anywhere):");
+    eprintln!();
+    eprintln!("[[api_key]]");
+    eprintln!("name = {:?}", entry.name);
+    eprintln!("sha256 = {:?}", entry.sha256);
+    eprintln!("scope = {:?}", entry.scope);
+    eprintln!("origins = [{}]", origins.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 

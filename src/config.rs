@@ -14,6 +14,8 @@ pub const DEFAULT_DATA: &str = "data/gridmap.gpkg";
 pub const DEFAULT_TILE_CACHE_MB: usize = 256;
 /// The default `max-age` of tile answers, in seconds.
 pub const DEFAULT_TILE_MAX_AGE_S: u32 = 60;
+/// Where the fonts of map labels are looked for by default (Debian's TrueType fonts).
+pub const DEFAULT_FONTS_DIR: &str = "/usr/share/fonts/truetype";
 
 /// Why the configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid listen address {0:?}: expected HOST:PORT such as 127.0.0.1:8080")]
     Listen(String),
+    #[error("invalid [event_deadlines] in the config file: {0}")]
+    Deadlines(String),
 }
 
 /// Settings that may appear in the config file (every field optional).
@@ -39,11 +43,32 @@ pub struct FileConfig {
     pub jwt_secret: Option<String>,
     /// The URL clients reach the service at (behind a proxy); used in printed and served links.
     pub public_url: Option<String>,
-    /// Memory budget of the tile cache in MiB (compressed tiles of every scope).
+    /// Memory budget of the tile cache in MiB (compressed tiles of every scope); 0 turns the
+    /// cache off (every tile is rendered for its request).
     pub tile_cache_mb: Option<usize>,
     /// `max-age` in seconds of tile answers (edits invalidate the server's cache at once; this
     /// only bounds how long browsers and proxies keep a tile).
     pub tile_max_age_s: Option<u32>,
+    /// Directory scanned (recursively) for the TrueType/OpenType fonts served under `/fonts`.
+    pub fonts_dir: Option<PathBuf>,
+    /// API keys for embedded tile URLs (`[[api_key]]` tables; `gridmap api-key` prints one).
+    #[serde(default)]
+    pub api_key: Vec<ApiKeyConfig>,
+    /// Event deadline hours over the built-in `events/deadlines.toml` (same shape:
+    /// `[event_deadlines.default]`, `[event_deadlines.category."0102"]`).
+    pub event_deadlines: Option<crate::model::deadline::Deadlines>,
+}
+
+/// One API key in the config file: its SHA-256 (never the key), a name for logs, the
+/// jurisdiction it reads, and optionally the web origins allowed to embed it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub name: String,
+    pub sha256: String,
+    pub scope: String,
+    #[serde(default)]
+    pub origins: Vec<String>,
 }
 
 impl FileConfig {
@@ -81,6 +106,12 @@ pub struct Config {
     pub tile_cache_bytes: usize,
     /// `max-age` in seconds of tile answers.
     pub tile_max_age_s: u32,
+    /// Directory of the fonts served under `/fonts`.
+    pub fonts_dir: PathBuf,
+    /// API keys for embedded tile URLs.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Event deadline hours: the built-in table with the config file's entries on top.
+    pub event_deadlines: crate::model::deadline::Deadlines,
 }
 
 /// Values given on the command line or in the environment (clap merges the two; flags win).
@@ -123,6 +154,14 @@ impl Config {
             public_url: file.public_url,
             tile_cache_bytes: file.tile_cache_mb.unwrap_or(DEFAULT_TILE_CACHE_MB) * 1024 * 1024,
             tile_max_age_s: file.tile_max_age_s.unwrap_or(DEFAULT_TILE_MAX_AGE_S),
+            fonts_dir: file
+                .fonts_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_FONTS_DIR)),
+            api_keys: file.api_key,
+            event_deadlines: crate::model::deadline::Deadlines::with_overrides(
+                &file.event_deadlines.unwrap_or_default(),
+            )
+            .map_err(ConfigError::Deadlines)?,
         })
     }
 }
@@ -148,13 +187,18 @@ mod tests {
         assert!(c.jwt_secret.is_none());
         assert_eq!(c.tile_cache_bytes, DEFAULT_TILE_CACHE_MB * 1024 * 1024);
         assert_eq!(c.tile_max_age_s, DEFAULT_TILE_MAX_AGE_S);
+        assert_eq!(c.fonts_dir, PathBuf::from(DEFAULT_FONTS_DIR));
     }
 
     #[test]
     fn tile_cache_settings_from_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("g.toml");
-        std::fs::write(&path, "tile_cache_mb = 8\ntile_max_age_s = 5\n").expect("write");
+        std::fs::write(
+            &path,
+            "tile_cache_mb = 8\ntile_max_age_s = 5\nfonts_dir = \"/opt/fonts\"\n",
+        )
+        .expect("write");
         let c = Config::build(&Overrides {
             config: Some(path),
             ..Overrides::default()
@@ -162,6 +206,7 @@ mod tests {
         .expect("config");
         assert_eq!(c.tile_cache_bytes, 8 * 1024 * 1024);
         assert_eq!(c.tile_max_age_s, 5);
+        assert_eq!(c.fonts_dir, PathBuf::from("/opt/fonts"));
     }
 
     #[test]

@@ -9,16 +9,18 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::api::api_key::ApiKeys;
 use crate::api::auth::{Auth, Role};
 use crate::api::{self, AppState};
 use crate::config::{Config, StoreLocation, DEFAULT_DATA};
-use crate::engine::Engine;
+use crate::engine::{Engine, EventLoader};
 use crate::generate::{self, GenerateOptions, Scale};
 use crate::model::Change;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::Store;
 use crate::tiles::cache::{changed_boxes, TileCache};
+use crate::tiles::glyphs::{GlyphStore, DEFAULT_CACHE_BYTES};
 use crate::tiles::Tilesets;
 
 /// The tilesets built into the binary (`tiles/tilesets.toml`), checked at start-up.
@@ -52,6 +54,8 @@ pub struct Server {
     pub tilesets: Arc<Tilesets>,
     /// The tile cache the server answers from.
     pub tile_cache: Arc<TileCache>,
+    /// The service clock (tests fix it with `clock.set`).
+    pub clock: api::clock::Clock,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -93,10 +97,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let started = std::time::Instant::now();
     let dataset = store.load().await?;
     let engine = Arc::new(Engine::new(dataset));
+    let mut events = EventLoader::default();
+    store.load_events(&mut |chunk| events.push(chunk)).await?;
+    engine.load_events(events.finish());
     tracing::info!(
         store = store.name(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         sizes = ?engine.snapshot().sizes(),
+        events = engine.snapshot().events().len(),
         "engine loaded"
     );
     let tilesets = Arc::new(Tilesets::parse(TILESETS_TOML, "tiles/tilesets.toml")?);
@@ -122,6 +130,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             (auth, Some(token))
         }
     };
+    let clock = api::clock::Clock::system();
     let state = AppState {
         engine: engine.clone(),
         store: store.clone(),
@@ -130,6 +139,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         tile_cache: tile_cache.clone(),
         tile_cache_control: api::tiles::TileCacheControl::with_max_age(config.tile_max_age_s),
         public_url: config.public_url.clone(),
+        glyphs: Arc::new(GlyphStore::new(&config.fonts_dir, DEFAULT_CACHE_BYTES)),
+        api_keys: Arc::new(ApiKeys::new(&config.api_keys)?),
+        clock: clock.clone(),
+        deadlines: Arc::new(config.event_deadlines.clone()),
+        event_writes: Arc::new(tokio::sync::Mutex::new(())),
     };
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -149,6 +163,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         store,
         tilesets,
         tile_cache,
+        clock,
         shutdown: Some(tx),
         task,
     })
@@ -177,7 +192,8 @@ async fn fill_default_store(config: &Config, store: &dyn Store) -> anyhow::Resul
 
 /// Applies a batch of committed changes to the engine, then removes from the tile cache exactly
 /// the tiles the changed areas and buildings touch before and after (read from the snapshot the
-/// batch is applied to, and from the changes).
+/// batch is applied to, and from the changes), and the event tiles at the old and new position
+/// of every changed event (as the engine reports them).
 pub fn apply_and_invalidate(
     engine: &Engine,
     tilesets: &Tilesets,
@@ -186,8 +202,13 @@ pub fn apply_and_invalidate(
 ) {
     let _writer = tile_cache.writer();
     let boxes = changed_boxes(&engine.snapshot(), changes);
-    engine.apply(changes);
+    let moves = engine.apply(changes);
     tile_cache.invalidate(tilesets, &boxes);
+    let points: Vec<_> = moves
+        .iter()
+        .flat_map(|m| m.old.into_iter().chain([m.new]))
+        .collect();
+    tile_cache.invalidate_points(tilesets, &points);
 }
 
 /// Applies changes made by other writers to the engine, in batches of what has arrived.

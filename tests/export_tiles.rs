@@ -16,7 +16,6 @@ use gridmap::engine::Engine;
 use gridmap::store::gpkg::GpkgStore;
 use gridmap::store::Store;
 use gridmap::tiles::pmtiles::covering_tiles;
-use gridmap::tiles::tilejson::city_bounds;
 use gridmap::tiles::{render_tile, Tilesets};
 use serde_json::Value;
 
@@ -185,7 +184,7 @@ async fn boundaries_archive_reads_back_as_rendered() {
     let tilesets =
         Tilesets::parse(gridmap::serve::TILESETS_TOML, "tilesets.toml").expect("tilesets");
     let tileset = tilesets.get("boundaries").expect("boundaries");
-    let bounds = city_bounds(&snapshot).expect("city bounds");
+    let bounds = snapshot.city_extent().expect("city bounds");
     let mut expected = BTreeMap::new();
     for c in covering_tiles(bounds, 8, 12).expect("tiles") {
         let tile = render_tile(&snapshot, tileset, c.z(), c.x(), c.y(), &|_| true).expect("render");

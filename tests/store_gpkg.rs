@@ -423,6 +423,7 @@ async fn open_on_a_new_path_creates_a_valid_geopackage() {
         contents,
         [
             "area:features",
+            "basemap:features",
             "building:features",
             "event:features",
             "event_transition:attributes",
@@ -441,6 +442,7 @@ async fn open_on_a_new_path_creates_a_valid_geopackage() {
         geometry_columns,
         [
             "area.geom:MULTIPOLYGON:4490",
+            "basemap.geom:GEOMETRY:4490",
             "building.geom:POLYGON:4490",
             "event.geom:POINT:4490",
             "worker_fix.geom:POINT:4490"
@@ -450,7 +452,7 @@ async fn open_on_a_new_path_creates_a_valid_geopackage() {
         &conn,
         "SELECT table_name FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index' ORDER BY table_name",
     );
-    assert_eq!(rtrees, ["area", "building", "event", "worker_fix"]);
+    assert_eq!(rtrees, ["area", "basemap", "building", "event", "worker_fix"]);
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .expect("integrity");

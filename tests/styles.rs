@@ -215,7 +215,7 @@ async fn styles_use_only_layers_and_attributes_the_tilesets_have() {
                 );
             }
         }
-        for tileset in ["boundaries", "buildings"] {
+        for tileset in ["boundaries", "buildings", "basemap"] {
             assert!(
                 seen_sources.iter().any(|s| s == tileset),
                 "{name} draws nothing from {tileset}"

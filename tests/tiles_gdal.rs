@@ -9,10 +9,13 @@
 //! pixel of boundary displacement; and grid borders inside the tile are shared: every grid edge
 //! lies on another grid's edge unless it is on the outer edge of the grid coverage.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
+
+use common::gdal::{decode_tile_layer, geometry_of, ogrinfo_counts, require_gdal, text_property};
 
 use geo::{Area, BooleanOps, BoundingRect, Distance, Euclidean, Length, Validation};
 use geo_types::{coord, Coord, Geometry, Line, MultiPolygon, Polygon, Rect};
@@ -40,18 +43,6 @@ fn engine() -> &'static Engine {
 fn tilesets() -> Tilesets {
     Tilesets::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tiles/tilesets.toml"))
         .expect("tiles/tilesets.toml")
-}
-
-fn require_gdal() {
-    let out = Command::new("ogrinfo")
-        .arg("--formats")
-        .output()
-        .expect("ogrinfo (GDAL) must be installed for the tile tests: apt-get install gdal-bin");
-    let formats = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        formats.contains("MVT"),
-        "this GDAL has no MVT driver:\n{formats}"
-    );
 }
 
 /// The places the suite looks at: the management center of 410611 and that of one rural grid.
@@ -83,67 +74,12 @@ fn tiles_around(z: u8, c: Coord<f64>) -> Vec<TileId> {
     out
 }
 
-/// Decoded features of one layer: (code, geometry in tile units).
+/// Decoded features of one layer: (code, geometry in tile units of `tile`).
 fn decode_layer(path: &Path, layer: &str, tile: TileId) -> Vec<(String, Geometry<f64>)> {
-    let out = Command::new("ogr2ogr")
-        .args(["-f", "GeoJSON", "/vsistdout/", "-oo", "CLIP=NO"])
-        .arg(path)
-        .arg(layer)
-        .output()
-        .expect("ogr2ogr runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !stderr.contains("ERROR"),
-        "{}: {stderr}",
-        path.display()
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let fc: geojson::FeatureCollection = text.parse().unwrap_or_else(|e| panic!("{e}: {text}"));
-    let m = tile.mercator_bounds();
-    let scale = f64::from(EXTENT) / tile.size_m();
-    fc.features
-        .into_iter()
-        .map(|f| {
-            let code = f
-                .property("code")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string();
-            let g: Geometry<f64> = f.geometry.expect("geometry").value.try_into().expect("geo");
-            let mut g = g;
-            use geo::MapCoordsInPlace;
-            g.map_coords_in_place(
-                |c| coord! {x: (c.x - m.min().x) * scale, y: (m.max().y - c.y) * scale},
-            );
-            (code, g)
-        })
+    decode_tile_layer(path, layer, tile)
+        .iter()
+        .map(|f| (text_property(f, "code"), geometry_of(f)))
         .collect()
-}
-
-/// Feature counts per layer as `ogrinfo` reports them.
-fn ogrinfo_counts(path: &Path) -> BTreeMap<String, usize> {
-    let out = Command::new("ogrinfo")
-        .args(["-ro", "-al", "-so"])
-        .arg(path)
-        .output()
-        .expect("ogrinfo runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !stderr.contains("ERROR"),
-        "{}: {stderr}",
-        path.display()
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut counts = BTreeMap::new();
-    let mut layer = String::new();
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix("Layer name: ") {
-            layer = name.trim().to_string();
-        } else if let Some(n) = line.strip_prefix("Feature Count: ") {
-            counts.insert(layer.clone(), n.trim().parse().expect("count"));
-        }
-    }
-    counts
 }
 
 fn tile_rect() -> Polygon<f64> {
@@ -340,7 +276,26 @@ fn sample_tiles_decode_with_gdal_into_the_source() {
                                     );
                                 }
                             }
+                            gridmap::tiles::Source::Basemap => {
+                                // Checked in detail by tests/basemap_tiles.rs.
+                                assert!(decoded.iter().all(|(_, g)| matches!(
+                                    g,
+                                    Geometry::LineString(_)
+                                        | Geometry::MultiLineString(_)
+                                        | Geometry::Polygon(_)
+                                        | Geometry::MultiPolygon(_)
+                                )));
+                            }
                             gridmap::tiles::Source::AreaLabels => {
+                                assert!(decoded
+                                    .iter()
+                                    .all(|(_, g)| matches!(g, Geometry::Point(_))));
+                            }
+                            gridmap::tiles::Source::EventClusters
+                            | gridmap::tiles::Source::EventPoints
+                            | gridmap::tiles::Source::Heatmap => {
+                                // Square bins and events are points; checked in detail by
+                                // tests/event_tiles.rs.
                                 assert!(decoded
                                     .iter()
                                     .all(|(_, g)| matches!(g, Geometry::Point(_))));
@@ -431,4 +386,104 @@ fn the_grid_tile_is_covered_exactly_by_its_grids_and_the_same_every_time() {
     if (covered - tile_poly.unsigned_area()).abs() < 1.0 {
         assert!(first.layers.iter().any(|(l, n)| l == "district" && *n >= 1));
     }
+}
+
+/// Vertices of each feature of `layer` that lie strictly inside `strip` (tile units of the
+/// frame they were decoded in), keyed by code and rounded to 1/100 unit.
+fn vertices_inside(
+    decoded: &[(String, Geometry<f64>)],
+    strip: Rect<f64>,
+) -> BTreeMap<String, std::collections::BTreeSet<(i64, i64)>> {
+    use geo::CoordsIter;
+    let mut out: BTreeMap<String, std::collections::BTreeSet<(i64, i64)>> = BTreeMap::new();
+    for (code, g) in decoded {
+        let set = out.entry(code.clone()).or_default();
+        for c in g.coords_iter() {
+            let inside = c.x > strip.min().x
+                && c.x < strip.max().x
+                && c.y > strip.min().y
+                && c.y < strip.max().y;
+            if inside {
+                set.insert(((c.x * 100.0).round() as i64, (c.y * 100.0).round() as i64));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_border_is_drawn_the_same_in_both_tiles_that_hold_it() {
+    require_gdal();
+    let snapshot = engine().snapshot();
+    let sets = tilesets();
+    // Coarser simplification than the served tileset, so a border cut into other chains in
+    // one of the two tiles would show.
+    let mut coarse = sets.get("boundaries").unwrap().clone();
+    for layer in &mut coarse.layers {
+        layer.simplify_px = 4.0;
+    }
+    let b = &coarse;
+    let dir = tempfile::tempdir().unwrap();
+    let e = f64::from(EXTENT);
+    let mut compared = 0;
+    let write = |tile: TileId| {
+        let path = dir
+            .path()
+            .join(format!("{}/{}/{}.pbf", tile.z, tile.x, tile.y));
+        if !path.exists() {
+            let rendered = render_tile(&snapshot, b, tile.z, tile.x, tile.y, &|_| true).unwrap();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &rendered.bytes).unwrap();
+        }
+        path
+    };
+    for (_, place) in places(&snapshot) {
+        for z in 12..=16u8 {
+            let centre = TileId::containing(z, place.x, place.y).unwrap();
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let here = TileId::new(z, centre.x + dx, centre.y + dy).unwrap();
+                let east = TileId::new(z, here.x + 1, here.y).unwrap();
+                let south = TileId::new(z, here.x, here.y + 1).unwrap();
+                for (other, seam) in [
+                    (east, coord! {x: e, y: 0.0}),
+                    (south, coord! {x: 0.0, y: e}),
+                ] {
+                    let (a, b_path) = (write(here), write(other));
+                    for layer in ["street", "community", "grid"] {
+                        let def = b.layers.iter().find(|l| l.name == layer).unwrap();
+                        if !def.serves(z) {
+                            continue;
+                        }
+                        let buffer = (def.buffer_px * PIXEL).round();
+                        // Where both tiles hold geometry, away from either tile's clip lines;
+                        // both decoded in the frame of `here`.
+                        let strip = if seam.x > 0.0 {
+                            Rect::new(
+                                coord! {x: e - buffer + 0.5, y: -buffer + 0.5},
+                                coord! {x: e + buffer - 0.5, y: e + buffer - 0.5},
+                            )
+                        } else {
+                            Rect::new(
+                                coord! {x: -buffer + 0.5, y: e - buffer + 0.5},
+                                coord! {x: e + buffer - 0.5, y: e + buffer - 0.5},
+                            )
+                        };
+                        let mine = vertices_inside(&decode_layer(&a, layer, here), strip);
+                        let theirs = vertices_inside(&decode_layer(&b_path, layer, here), strip);
+                        for (code, vertices) in &mine {
+                            if let Some(other_vertices) = theirs.get(code) {
+                                assert_eq!(
+                                    vertices, other_vertices,
+                                    "{layer} {code} near the edge of z{z} {}/{} and {}/{}",
+                                    here.x, here.y, other.x, other.y
+                                );
+                                compared += vertices.len();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared >= 100, "only {compared} vertices compared");
 }

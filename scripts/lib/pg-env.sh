@@ -17,6 +17,8 @@ ensure_packages() {
     [ -e "/usr/share/postgresql/$pgver/extension/postgis.control" ] || missing+=("postgresql-$pgver-postgis-3")
     command -v ogrinfo >/dev/null || missing+=(gdal-bin)
     command -v psql >/dev/null || missing+=(postgresql-client)
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing: ${missing[*]}"
         if [ "$(id -u)" != 0 ]; then

@@ -1,26 +1,33 @@
 //! The HTTP API: one router per concern, each a thin layer over the engine (DESIGN.md "API").
 
+pub mod api_key;
 pub mod areas;
 pub mod auth;
 pub mod base_url;
+pub mod clock;
 pub mod error;
+pub mod events;
+pub mod fonts;
 pub mod health;
 pub mod home;
 pub mod metrics;
 pub mod openapi;
 pub mod styles;
 pub mod tiles;
+pub mod viewer;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::engine::Engine;
 use crate::store::Store;
 use crate::tiles::cache::TileCache;
+use crate::tiles::glyphs::GlyphStore;
 use crate::tiles::Tilesets;
 
 /// What every handler can reach.
@@ -37,6 +44,17 @@ pub struct AppState {
     pub tile_cache_control: tiles::TileCacheControl,
     /// The URL clients reach the service at, when configured (TileJSON links use it).
     pub public_url: Option<String>,
+    /// The label glyphs served under `/fonts` (config `fonts_dir`).
+    pub glyphs: Arc<GlyphStore>,
+    /// API keys accepted on tile, TileJSON and style requests.
+    pub api_keys: Arc<api_key::ApiKeys>,
+    /// The instant derived values (overdue, cards) are judged at; fixed in tests.
+    pub clock: clock::Clock,
+    /// Event deadline hours per category and level (限时办结).
+    pub deadlines: Arc<crate::model::deadline::Deadlines>,
+    /// Serializes event writes (ingest, transitions) of this process from the store commit to
+    /// the engine apply, so the engine sees them in commit order.
+    pub event_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The whole router.
@@ -52,10 +70,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/lookup", get(areas::lookup))
         .route("/api/areas/{code}", get(areas::area))
         .route("/api/areas/{code}/children", get(areas::children))
+        .route("/api/events", get(events::list).post(events::ingest))
+        .route("/api/events/{code}", get(events::event))
+        .route("/api/events/{code}/transitions", post(events::transition))
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{tileset}", get(tiles::tilejson))
         .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile))
         .route("/styles/{name}", get(styles::style))
+        .route(
+            "/fonts/{fontstack}/{range}",
+            get(fonts::glyphs).layer(CompressionLayer::new()),
+        )
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(error::no_route)
         .layer(CorsLayer::permissive())

@@ -14,7 +14,11 @@ pub const PATHS: &[&str] = &[
     "/api/lookup",
     "/api/areas/{code}",
     "/api/areas/{code}/children",
+    "/api/events",
+    "/api/events/{code}",
+    "/api/events/{code}/transitions",
     "/styles/{name}",
+    "/fonts/{fontstack}/{range}",
     "/tiles",
     "/tiles/{tileset}",
     "/tiles/{tileset}/{z}/{x}/{y}",
@@ -38,7 +42,7 @@ fn code_param() -> Value {
 fn tileset_param() -> Value {
     json!({
         "name": "tileset", "in": "path", "required": true,
-        "description": "Tileset name, as GET /tiles lists them (boundaries, buildings)",
+        "description": "Tileset name, as GET /tiles lists them (boundaries, buildings, basemap)",
         "schema": {"type": "string"}
     })
 }
@@ -64,10 +68,16 @@ fn tile_params() -> Value {
     ])
 }
 
+/// Who may ask for map resources: anyone (public tilesets), a bearer token or an API key.
+fn map_security() -> Value {
+    json!([{}, {"bearer": []}, {"api_key": []}, {"api_key_header": []}])
+}
+
 fn tile_paths() -> Value {
     json!({
         "/tiles": {"get": {
             "summary": "The tilesets: name, description, public flag, zoom range and TileJSON URL",
+            "security": map_security(),
             "responses": {"200": {"description": "the catalog", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"tilesets": {"type": "array", "items": {"type": "object", "properties": {
                     "name": {"type": "string"}, "description": {"type": "string"}, "public": {"type": "boolean"},
@@ -78,27 +88,129 @@ fn tile_paths() -> Value {
         "/tiles/{tileset}": {"get": {
             "summary": "TileJSON 3.0.0 of a tileset; tile URLs are absolute (public_url, else X-Forwarded-Proto/X-Forwarded-Host or Host)",
             "description": "Anonymous callers may read public tilesets only.",
-            "security": [{}, {"bearer": []}],
+            "security": map_security(),
             "parameters": [tileset_param(), tile_crs_param()],
             "responses": {
                 "200": {"description": "TileJSON", "content": {"application/json": {"schema": {"type": "object"}}}},
                 "400": error_response("bad_crs: crs other than wgs84 or gcj02"),
-                "401": error_response("a private tileset without a token, or an invalid token"),
+                "401": error_response("a private tileset without a token or key, an invalid token, or bad_api_key"),
+                "403": error_response("key_origin: the API key is bound to other web origins"),
                 "404": error_response("unknown_tileset")
             }
         }},
         "/tiles/{tileset}/{z}/{x}/{y}": {"get": {
             "summary": "One Mapbox Vector Tile, holding only features inside the caller's jurisdiction",
-            "description": "Encoded as brotli or gzip by Accept-Encoding (Vary: Accept-Encoding, Authorization); strong ETag of the uncompressed tile, If-None-Match answers 304. Cache-Control is public for anonymous callers, private with a token. A tile without features, or a zoom outside the tileset's range, answers 204.",
-            "security": [{}, {"bearer": []}],
+            "description": "Encoded as brotli or gzip by Accept-Encoding (Vary: Accept-Encoding, Authorization, X-Api-Key); strong ETag of the uncompressed tile, If-None-Match answers 304. Cache-Control is public for anonymous callers, private with a token or key. A tile without features, or a zoom outside the tileset's range, answers 204.",
+            "security": map_security(),
             "parameters": tile_params(),
             "responses": {
                 "200": {"description": "the tile", "content": {"application/vnd.mapbox-vector-tile": {}}},
                 "204": {"description": "empty tile, or zoom outside the tileset's range"},
                 "304": {"description": "the client's copy (If-None-Match) is current"},
                 "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid; bad_crs: crs other than wgs84 or gcj02"),
-                "401": error_response("a private tileset without a token, or an invalid token"),
+                "401": error_response("a private tileset without a token or key, an invalid token, or bad_api_key"),
+                "403": error_response("key_origin: the API key is bound to other web origins"),
                 "404": error_response("unknown_tileset")
+            }
+        }}
+    })
+}
+
+fn event_code_param() -> Value {
+    json!({"name": "code", "in": "path", "required": true, "description": "Event code, e.g. E20260301000042", "schema": {"type": "string"}})
+}
+
+/// `POST/GET /api/events`, `GET /api/events/{code}`, `POST /api/events/{code}/transitions`.
+fn event_paths() -> Value {
+    let event_input = json!({"type": "object", "required": ["external_id", "source", "category", "title", "lon", "lat"], "properties": {
+        "external_id": {"type": "string", "description": "the source's id; (source, external_id) makes retries idempotent"},
+        "source": {"type": "string", "enum": ["patrol", "hotline", "wechat", "app", "video"]},
+        "category": {"type": "string", "description": "category code (e.g. 0102); its major (2 digits) or full code picks the deadline"},
+        "title": {"type": "string", "maxLength": 200}, "content": {"type": "string", "maxLength": 10000},
+        "reporter_name": {"type": "string"}, "reporter_phone": {"type": "string"}, "address": {"type": "string"},
+        "lon": {"type": "number"}, "lat": {"type": "number"},
+        "crs": {"type": "string", "default": "wgs84", "description": "wgs84, gcj02, bd09, EPSG:4490, …"},
+        "reported_at": {"type": "string", "format": "date-time", "description": "default now; at most 5 minutes in the future"}
+    }});
+    let result = json!({"type": "object", "properties": {
+        "index": {"type": "integer"}, "code": {"type": "string"}, "created": {"type": "boolean", "description": "false: already stored, same code, nothing written"},
+        "error": {"type": "object", "properties": {"code": {"type": "string", "description": "invalid_event, missing_external_id, bad_source, bad_category, missing_title, too_long, missing_location, bad_crs, bad_coordinates, reported_in_future, outside_area, out_of_scope, not_stored"}, "message": {"type": "string"}}}
+    }});
+    let list_params = json!([
+        {"name": "bbox", "in": "query", "schema": {"type": "string"}, "description": "west,south,east,north (degrees)"},
+        {"name": "area", "in": "query", "schema": {"type": "string"}, "description": "area code prefix"},
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "reported_at >= from"},
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "reported_at < to"},
+        {"name": "status", "in": "query", "schema": {"type": "string"}, "description": "comma-separated statuses"},
+        {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "comma-separated category codes or prefixes"},
+        {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "comma-separated sources"},
+        {"name": "level", "in": "query", "schema": {"type": "string"}, "description": "comma-separated levels: community, street, district, city"},
+        {"name": "overdue", "in": "query", "schema": {"type": "boolean"}, "description": "open and past the deadline now"},
+        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page (opaque)"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["geojson", "csv"], "default": "geojson"}}
+    ]);
+    json!({
+        "/api/events": {
+            "post": {
+                "summary": "Ingest one event or a batch of up to 1000 (roles dispatcher, device, admin)",
+                "description": "Idempotent on (source, external_id): a retry answers the same code and writes nothing. The engine assigns the deepest base area and flags outside_grid. A single object answers 201 (created), 200 (existing), 422 or 403 (its error). A batch {\"events\": [...], \"all_or_nothing\": false} answers 200 with one result per event in input order; one bad event never blocks the others unless all_or_nothing, which stores nothing and answers 422 when any event is invalid.",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
+                    event_input,
+                    {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "maxItems": 1000, "items": {"type": "object"}}, "all_or_nothing": {"type": "boolean", "default": false}}}
+                ]}}}},
+                "responses": {
+                    "200": {"description": "a batch's results, or a single event already stored", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "stored": {"type": "boolean"}, "created": {"type": "integer"}, "existing": {"type": "integer"}, "failed": {"type": "integer"},
+                        "results": {"type": "array", "items": result.clone()}}}}}},
+                    "201": {"description": "a single event created", "content": {"application/json": {"schema": result}}},
+                    "400": error_response("bad_json, empty_batch, too_many_events"),
+                    "401": error_response("missing or invalid token"),
+                    "403": error_response("forbidden_role, or out_of_scope for a single event"),
+                    "422": error_response("a single event's validation error, or an all_or_nothing batch with invalid events (per-event results)")
+                }
+            },
+            "get": {
+                "summary": "Events in the caller's jurisdiction, newest first (reported_at, code), one page at a time",
+                "description": "GeoJSON FeatureCollection with next_cursor (null on the last page), or CSV with the next cursor in X-Next-Cursor. overdue and card are derived at the service clock: red when open past the deadline or closed after it, yellow in the last quarter of the allotted time.",
+                "security": [{"bearer": []}],
+                "parameters": list_params,
+                "responses": {
+                    "200": {"description": "one page", "content": {"application/geo+json": {}, "text/csv": {}}},
+                    "400": error_response("bad_bbox, bad_area, bad_status, bad_category, bad_source, bad_level, bad_cursor, bad_limit, bad_format, bad_query"),
+                    "401": error_response("missing or invalid token")
+                }
+            }
+        },
+        "/api/events/{code}": {"get": {
+            "summary": "One event: place with its area chain, reporter (phone masked unless dispatcher/admin), report time, content, status, deadline, overdue, card, timeline, evaluation, allowed actions",
+            "security": [{"bearer": []}],
+            "parameters": [event_code_param()],
+            "responses": {
+                "200": {"description": "the event", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "401": error_response("missing or invalid token"),
+                "403": error_response("out_of_scope"),
+                "404": error_response("not_found")
+            }
+        }},
+        "/api/events/{code}/transitions": {"post": {
+            "summary": "One step of the seven-step loop (roles dispatcher, admin)",
+            "description": "register: reported→registered; dispatch (department required): registered→dispatched; handle: dispatched→handling; feedback: handling→feedback; close: feedback→closed; evaluate (score 1–5, comment): closed→evaluated. escalate (逐级上报) from reported, registered, dispatched or handling: one level up (community→street→district→city), status back to reported, deadline re-derived for the new level. return: one step back (registered→reported, dispatched→registered, handling→dispatched, feedback→handling), or, when reported above community, to the level below. Closed and evaluated events cannot be escalated or returned.",
+            "security": [{"bearer": []}],
+            "parameters": [event_code_param()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action"], "properties": {
+                "action": {"type": "string", "enum": ["register", "dispatch", "handle", "feedback", "close", "evaluate", "escalate", "return"]},
+                "department": {"type": "string"}, "note": {"type": "string"},
+                "score": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": {"type": "string"}
+            }}}}},
+            "responses": {
+                "200": {"description": "the event after the step (as GET /api/events/{code})"},
+                "400": error_response("bad_json, bad_action, missing_department, bad_score, unexpected_evaluation"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("forbidden_role, out_of_scope"),
+                "404": error_response("not_found"),
+                "409": error_response("invalid_transition (the error object also holds status, level and allowed: the actions allowed now), or concurrent_transition (another step was stored first; read and retry)")
             }
         }}
     })
@@ -124,7 +236,11 @@ pub fn document() -> Value {
             "description": "Map and spatial-analytics service for city grid management (网格化服务管理)."
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "api_key": {"type": "apiKey", "in": "query", "name": "key", "description": "API key for embedded maps (tiles, TileJSON, catalog, styles only); a key given in the URL is handed on in the URLs of the answer"},
+                "api_key_header": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+            },
             "schemas": {
                 "Error": {
                     "type": "object",
@@ -197,17 +313,34 @@ pub fn document() -> Value {
             }},
             "/styles/{name}": {"get": {
                 "summary": "A MapLibre style (dark: command-center wall map, light) with absolute URLs of this service's tilesets",
+                "security": map_security(),
                 "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string", "enum": ["dark", "light"]}}],
                 "responses": {
                     "200": {"description": "MapLibre style spec v8", "content": {"application/json": {}}},
                     "400": error_response("malformed X-Forwarded-Proto or host header"),
                     "404": error_response("unknown style (code unknown_style)")
                 }
+            }},
+            "/fonts/{fontstack}/{range}": {"get": {
+                "summary": "SDF label glyphs of a font stack for 256 code points (the styles' glyphs URL; Mapbox/MapLibre glyph protobuf, 24 px, 3 px buffer)",
+                "parameters": [
+                    {"name": "fontstack", "in": "path", "required": true, "description": "one or more font full names separated by commas, e.g. DejaVu Sans; each glyph comes from the first font that has it", "schema": {"type": "string"}},
+                    {"name": "range", "in": "path", "required": true, "description": "START-END.pbf with START a multiple of 256 and END = START + 255 <= 65535, e.g. 0-255.pbf", "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "glyph protobuf (no glyphs when no font of the stack covers the range); gzip or brotli when accepted", "content": {"application/x-protobuf": {}}},
+                    "304": {"description": "the client holds this ETag"},
+                    "400": error_response("bad range (code bad_glyph_range) or more than four fonts (code bad_fontstack)"),
+                    "404": error_response("a font of the stack is not installed (code unknown_font)")
+                }
             }}
         }
     });
     if let (Some(paths), Value::Object(tiles)) = (doc["paths"].as_object_mut(), tile_paths()) {
         paths.extend(tiles);
+    }
+    if let (Some(paths), Value::Object(events)) = (doc["paths"].as_object_mut(), event_paths()) {
+        paths.extend(events);
     }
     doc
 }

@@ -5,6 +5,7 @@
 //! where the service's base URL goes (config `public_url`, else the proxy's
 //! `X-Forwarded-Proto`/`X-Forwarded-Host`, else the `Host` header), so
 //! `sources.boundaries.url` becomes `<base>/tiles/boundaries` (the TileJSON of that tileset).
+//! A style asked for with `?key=` (an API key) hands the key on in every source URL.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -12,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::base_url::base_url;
 use super::error::ApiError;
+use super::tiles::query_suffix;
+use super::viewer::Viewer;
 use super::AppState;
 
 /// What the templates hold where the absolute base URL of the service goes.
@@ -38,6 +41,27 @@ pub fn render(name: &str, base: &str) -> Option<String> {
     Some(template.replace(BASE_PLACEHOLDER, escaped))
 }
 
+/// The style with `suffix` (a query such as `?key=…`) added to every source's TileJSON URL,
+/// so a map embedded with an API key fetches its TileJSON, and through it its tiles, with it.
+fn with_source_query(style: String, suffix: &str) -> Result<String, ApiError> {
+    if suffix.is_empty() {
+        return Ok(style);
+    }
+    let mut value: serde_json::Value = serde_json::from_str(&style).map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "style_failed",
+        message: format!("style template is not JSON: {e}"),
+    })?;
+    if let Some(sources) = value["sources"].as_object_mut() {
+        for source in sources.values_mut() {
+            if let Some(url) = source["url"].as_str() {
+                source["url"] = serde_json::Value::String(format!("{url}{suffix}"));
+            }
+        }
+    }
+    Ok(value.to_string())
+}
+
 fn unknown_style(name: &str) -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
@@ -52,11 +76,13 @@ fn unknown_style(name: &str) -> ApiError {
 /// `GET /styles/{name}`: the style as `application/json`, or 404 `unknown_style`.
 pub async fn style(
     State(state): State<AppState>,
+    viewer: Viewer,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let base = base_url(state.public_url.as_deref(), &headers)?;
-    let body = render(&name, &base).ok_or_else(|| unknown_style(&name))?;
+    let style = render(&name, &base).ok_or_else(|| unknown_style(&name))?;
+    let body = with_source_query(style, &query_suffix(&viewer.url_params()))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

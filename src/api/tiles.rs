@@ -4,33 +4,41 @@
 //! The rules: anonymous callers read public tilesets only; a token's scope filters the features
 //! of every tile it asks for, and the cache keys tiles by that scope. An empty tile, and a zoom
 //! outside the tileset's range, answer 204 (MapLibre then draws nothing, without an error). Tiles
-//! are compressed once, when cached; the answer picks brotli, gzip or identity from
-//! Accept-Encoding and carries a strong ETag of the uncompressed bytes. `?crs=gcj02` serves the
+//! are compressed once, when cached (with the cache off, only in the coding the request asks
+//! for); the answer picks brotli, gzip or identity from Accept-Encoding and carries a strong ETag
+//! of the uncompressed bytes. `?crs=gcj02` serves the
 //! same tiles in the GCJ-02 grid (for AMap/Tencent basemaps), cached apart from the plain ones.
+//!
+//! Event tilesets (`events`, `heatmap`) take filters: `from`, `to` (RFC 3339, or `YYYY-MM-DD`:
+//! `from` at the start of that UTC day, `to` at the end of it), `status` and `category` (comma
+//! lists, exact values) and, for the heatmap, `bin` (`square` or `h3`). Bad values answer 400
+//! `bad_filter`. The filters, in a canonical form (sorted lists), are part of the cache key, and
+//! the caller's jurisdiction is added to them, so a scoped caller counts only its events.
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
 use geo_types::Rect;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::Principal;
 use super::base_url::base_url;
 use super::error::ApiError;
+use super::viewer::Viewer;
 use super::AppState;
+use crate::engine::events::EventFilter;
 use crate::engine::Snapshot;
-use crate::model::Level;
-use crate::tiles::cache::{CachedTile, Lookup, TileAddr, PUBLIC_SCOPE};
+use crate::model::{scope_prefix, EventStatus, Level};
+use crate::tiles::cache::{CachedTile, Coding, Lookup, TileAddr};
+use crate::tiles::event_tiles::{EventTileQuery, HeatmapBin};
 use crate::tiles::tile_id::TILE_CRS_ACCEPTED;
-use crate::tiles::tilejson::{city_bounds, vector_layers};
-use crate::tiles::{render_tile_in, TileCrs, TileError, TileId, Tileset};
+use crate::tiles::tilejson::vector_layers;
+use crate::tiles::{render_tile_in, TileCrs, TileError, TileId, TileRequest, Tileset};
 
 /// The media type of Mapbox Vector Tiles.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -54,46 +62,15 @@ impl TileCacheControl {
     }
 }
 
-/// The caller of a tile request: anonymous when no Authorization header is sent; a header that
-/// does not hold a valid token is refused (401), never treated as anonymous.
-#[derive(Debug, Clone)]
-pub struct Viewer(pub Option<Principal>);
-
-impl FromRequestParts<AppState> for Viewer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if !parts.headers.contains_key(header::AUTHORIZATION) {
-            return Ok(Viewer(None));
-        }
-        Principal::from_request_parts(parts, state)
-            .await
-            .map(|p| Viewer(Some(p)))
+/// `?a=b&c=d` for the pairs (URL-encoded), or nothing when there are none.
+pub fn query_suffix(params: &[(&str, String)]) -> String {
+    if params.is_empty() {
+        return String::new();
     }
-}
-
-impl Viewer {
-    /// The cache scope: the jurisdiction code, or `public` for anonymous callers.
-    fn scope(&self) -> String {
-        self.0
-            .as_ref()
-            .map_or_else(|| PUBLIC_SCOPE.to_string(), |p| p.scope.clone())
-    }
-
-    /// Ok when the caller may read `tileset`.
-    fn check(&self, tileset: &Tileset) -> Result<(), ApiError> {
-        if tileset.public || self.0.is_some() {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized(format!(
-                "tileset {} is not public: send `Authorization: Bearer <token>`",
-                tileset.name
-            )))
-        }
-    }
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    format!("?{encoded}")
 }
 
 fn unknown_tileset(name: &str) -> ApiError {
@@ -121,9 +98,186 @@ fn tile_failed(message: String) -> ApiError {
 pub struct TileQuery {
     /// `wgs84` (default) or `gcj02`/`GCJ-02`.
     pub crs: Option<String>,
+    /// Event tilesets: events reported at or after this (RFC 3339 or `YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// Event tilesets: events reported before this (RFC 3339), or on or before this day.
+    pub to: Option<String>,
+    /// Event tilesets: statuses, comma-separated (`reported,registered`).
+    pub status: Option<String>,
+    /// Event tilesets: category codes, comma-separated.
+    pub category: Option<String>,
+    /// Heatmap: `square` (default) or `h3`.
+    pub bin: Option<String>,
+}
+
+/// The checked event filters of a request.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct EventParams {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    /// Sorted, without repeats.
+    statuses: Vec<EventStatus>,
+    /// Sorted, without repeats.
+    categories: Vec<String>,
+    bin: HeatmapBin,
+}
+
+fn bad_filter(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("bad_filter", message)
+}
+
+/// A time bound: RFC 3339, or a UTC day (its start, or with `end_of_day` the next day's start).
+fn parse_time(name: &str, s: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        bad_filter(format!(
+            "{name} {s:?} is neither RFC 3339 (2026-01-31T08:00:00+08:00) nor a day (2026-01-31)"
+        ))
+    })?;
+    let day = if end_of_day {
+        day.succ_opt()
+    } else {
+        Some(day)
+    };
+    day.and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| bad_filter(format!("{name} {s:?} is out of range")))
+}
+
+/// The non-empty items of a comma list, sorted and without repeats.
+fn comma_list(s: &str) -> Vec<&str> {
+    let mut items: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    items
+}
+
+impl EventParams {
+    /// The cache key part: `from`/`to` in RFC 3339 UTC, sorted lists, the binning.
+    fn canonical(&self) -> String {
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let statuses: Vec<&str> = self.statuses.iter().map(|s| s.as_str()).collect();
+        format!(
+            "from={}&to={}&status={}&category={}&bin={}",
+            time(self.from),
+            time(self.to),
+            statuses.join(","),
+            self.categories.join(","),
+            if self.bin == HeatmapBin::H3 {
+                "h3"
+            } else {
+                "square"
+            }
+        )
+    }
+
+    /// The filter for a caller: these filters, its jurisdiction, overdue judged at `now`.
+    fn query(&self, viewer: &Viewer, now: DateTime<Utc>) -> EventTileQuery {
+        let mut filter = EventFilter::at(now);
+        filter.from = self.from;
+        filter.to = self.to;
+        filter.statuses = self.statuses.clone();
+        filter.categories = self.categories.clone();
+        filter.area_prefixes = viewer
+            .principal
+            .iter()
+            .map(|p| scope_prefix(&p.scope).to_string())
+            .collect();
+        EventTileQuery {
+            filter,
+            bin: self.bin,
+        }
+    }
 }
 
 impl TileQuery {
+    /// The checked event filters (400 `bad_filter`); `bin` only for tilesets with a heatmap.
+    fn event_params(&self, tileset: &Tileset) -> Result<EventParams, ApiError> {
+        let from = self
+            .from
+            .as_deref()
+            .map(|s| parse_time("from", s, false))
+            .transpose()?;
+        let to = self
+            .to
+            .as_deref()
+            .map(|s| parse_time("to", s, true))
+            .transpose()?;
+        if let (Some(f), Some(t)) = (from, to) {
+            if f >= t {
+                return Err(bad_filter(format!("from {f} must be before to {t}")));
+            }
+        }
+        let statuses = comma_list(self.status.as_deref().unwrap_or(""))
+            .into_iter()
+            .map(|s| {
+                EventStatus::parse(s).ok_or_else(|| {
+                    let all: Vec<&str> = EventStatus::ALL.iter().map(|v| v.as_str()).collect();
+                    bad_filter(format!("status {s:?} is not one of {}", all.join(", ")))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut statuses = statuses;
+        statuses.sort_unstable();
+        let categories = comma_list(self.category.as_deref().unwrap_or(""))
+            .into_iter()
+            .map(|c| {
+                if c.len() <= 32
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    Ok(c.to_string())
+                } else {
+                    Err(bad_filter(format!(
+                        "category {c:?} must be up to 32 letters, digits, _ or -"
+                    )))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_heatmap = tileset
+            .layers
+            .iter()
+            .any(|l| l.source == crate::tiles::Source::Heatmap);
+        let bin = match self.bin.as_deref() {
+            None => HeatmapBin::Square,
+            Some(b) if has_heatmap => HeatmapBin::parse(b)
+                .ok_or_else(|| bad_filter(format!("bin {b:?} is not square or h3")))?,
+            Some(_) => {
+                return Err(bad_filter(format!(
+                    "bin applies to heatmap tilesets only, not to {}",
+                    tileset.name
+                )))
+            }
+        };
+        Ok(EventParams {
+            from,
+            to,
+            statuses,
+            categories,
+            bin,
+        })
+    }
+
+    /// The filter pairs to hand on in the tile URL of a TileJSON, as the request gave them.
+    fn filter_params(&self) -> Vec<(&'static str, String)> {
+        [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("status", &self.status),
+            ("category", &self.category),
+            ("bin", &self.bin),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+    }
+
     /// The requested tile grid; 400 `bad_crs` for a name other than the accepted ones.
     fn tile_crs(&self) -> Result<TileCrs, ApiError> {
         let Some(name) = self.crs.as_deref() else {
@@ -148,9 +302,11 @@ fn find<'a>(state: &'a AppState, name: &str) -> Result<&'a Tileset, ApiError> {
 /// `GET /tiles`: every tileset with its TileJSON URL.
 pub async fn catalog(
     State(state): State<AppState>,
+    viewer: Viewer,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let base = base_url(state.public_url.as_deref(), &headers)?;
+    let suffix = query_suffix(&viewer.url_params());
     let sets: Vec<Value> = state
         .tilesets
         .tilesets
@@ -162,7 +318,7 @@ pub async fn catalog(
                 "public": t.public,
                 "minzoom": t.minzoom,
                 "maxzoom": t.maxzoom,
-                "tilejson": format!("{base}/tiles/{}", t.name),
+                "tilejson": format!("{base}/tiles/{}{suffix}", t.name),
             })
         })
         .collect();
@@ -177,12 +333,15 @@ pub async fn tilejson(
     Query(query): Query<TileQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let crs = query.tile_crs()?;
     let tileset = find(&state, &name)?;
+    let crs = tile_crs_for(&query, tileset)?;
     viewer.check(tileset)?;
+    if tileset.is_event_based() {
+        query.event_params(tileset)?;
+    }
     let base = base_url(state.public_url.as_deref(), &headers)?;
     let snapshot = state.engine.snapshot();
-    let bounds = city_bounds(&snapshot);
+    let bounds = snapshot.city_extent();
     let (clon, clat) = city_center(&snapshot, bounds);
     let (clon, clat) = crs.shift(clon, clat);
     let center_zoom = 12u8.clamp(tileset.minzoom, tileset.maxzoom);
@@ -191,10 +350,14 @@ pub async fn tilejson(
         let (east, north) = crs.shift(b.max().x, b.max().y);
         json!([west, south, east, north])
     });
-    let suffix = match crs {
-        TileCrs::Wgs84 => String::new(),
-        TileCrs::Gcj02 => format!("?crs={}", crs.name()),
-    };
+    let mut params = viewer.url_params();
+    if crs == TileCrs::Gcj02 {
+        params.insert(0, ("crs", crs.name().to_string()));
+    }
+    if tileset.is_event_based() {
+        params.splice(0..0, query.filter_params());
+    }
+    let suffix = query_suffix(&params);
     Ok(Json(json!({
         "tilejson": "3.0.0",
         "name": tileset.name,
@@ -207,6 +370,18 @@ pub async fn tilejson(
         "center": [clon, clat, center_zoom],
         "vector_layers": vector_layers(tileset, tileset.minzoom, tileset.maxzoom),
     })))
+}
+
+/// The tile grid of a request: event tilesets are cut in the WGS84 grid only.
+fn tile_crs_for(query: &TileQuery, tileset: &Tileset) -> Result<TileCrs, ApiError> {
+    let crs = query.tile_crs()?;
+    if crs != TileCrs::Wgs84 && tileset.is_event_based() {
+        return Err(ApiError::bad_request(
+            "bad_crs",
+            format!("tileset {} is served in the WGS84 grid only", tileset.name),
+        ));
+    }
+    Ok(crs)
 }
 
 fn city_center(snapshot: &Snapshot, bounds: Option<Rect<f64>>) -> (f64, f64) {
@@ -245,11 +420,16 @@ pub async fn tile(
     Query(query): Query<TileQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let crs = query.tile_crs()?;
     let tileset = find(&state, &name)?;
+    let crs = tile_crs_for(&query, tileset)?;
     viewer.check(tileset)?;
     let id = parse_address(&z, &x, &y)?;
-    let cache_control = if viewer.0.is_some() {
+    let events = if tileset.is_event_based() {
+        Some(query.event_params(tileset)?)
+    } else {
+        None
+    };
+    let cache_control = if viewer.is_known() {
         state.tile_cache_control.private.clone()
     } else {
         state.tile_cache_control.public.clone()
@@ -257,17 +437,21 @@ pub async fn tile(
     if !(tileset.minzoom..=tileset.maxzoom).contains(&id.z) {
         return Ok(empty(&cache_control));
     }
-    let cached = cached_tile(&state, &viewer, tileset, id, crs).await?;
-    Ok(answer(&cached, &headers, &cache_control))
+    let coding = best_encoding(&headers);
+    let cached = cached_tile(&state, &viewer, tileset, id, crs, events, coding).await?;
+    Ok(answer(&cached, coding, &headers, &cache_control))
 }
 
-/// The tile from the cache, or rendered (off the async threads) and stored.
+/// The tile from the cache, or rendered (off the async threads) and stored; with the cache off,
+/// rendered and compressed in `coding` alone.
 async fn cached_tile(
     state: &AppState,
     viewer: &Viewer,
     tileset: &Tileset,
     id: TileId,
     crs: TileCrs,
+    events: Option<EventParams>,
+    coding: Coding,
 ) -> Result<Arc<CachedTile>, ApiError> {
     let addr = TileAddr {
         tileset: tileset.name.clone(),
@@ -277,17 +461,34 @@ async fn cached_tile(
         scope: viewer.scope(),
         crs,
     };
-    let ticket = match state.tile_cache.lookup(&addr) {
+    let filters = events
+        .as_ref()
+        .map(EventParams::canonical)
+        .unwrap_or_default();
+    let ticket = match state.tile_cache.lookup_filtered(&addr, &filters) {
         Lookup::Hit(tile) => return Ok(tile),
         Lookup::Miss(ticket) => ticket,
     };
     let snapshot = state.engine.snapshot();
     let tileset = tileset.clone();
-    let principal = viewer.0.clone();
+    let viewer = viewer.clone();
+    let keep = state.tile_cache.keeps_tiles();
+    let now = state.clock.now();
     let rendered = tokio::task::spawn_blocking(move || {
-        let in_scope = |code: &str| principal.as_ref().is_none_or(|p| p.covers(code));
-        let raw = render_tile_in(&snapshot, &tileset, id.z, id.x, id.y, &in_scope, crs)?;
-        CachedTile::encode(raw.bytes).map_err(|e| tile_failed(format!("cannot compress: {e}")))
+        let in_scope = |code: &str| viewer.covers(code);
+        let events = events.unwrap_or_default().query(&viewer, now);
+        let request = TileRequest {
+            in_scope: &in_scope,
+            crs,
+            events: &events,
+        };
+        let raw = render_tile_in(&snapshot, &tileset, id.z, id.x, id.y, &request)?;
+        let encoded = if keep {
+            CachedTile::encode(raw.bytes)
+        } else {
+            CachedTile::encode_once(raw.bytes, coding)
+        };
+        encoded.map_err(|e| tile_failed(format!("cannot compress: {e}")))
     })
     .await
     .map_err(|e| tile_failed(format!("tile rendering stopped: {e}")))??;
@@ -315,34 +516,30 @@ fn empty(cache_control: &str) -> Response {
 fn set_common(headers: &mut HeaderMap, cache_control: &str) {
     headers.insert(
         header::VARY,
-        HeaderValue::from_static("Accept-Encoding, Authorization"),
+        HeaderValue::from_static("Accept-Encoding, Authorization, X-Api-Key"),
     );
     if let Ok(v) = HeaderValue::from_str(cache_control) {
         headers.insert(header::CACHE_CONTROL, v);
     }
 }
 
-/// The answer for a tile: 304 when the client holds it, 204 when empty, else the bytes in the
-/// best encoding the client accepts.
-fn answer(tile: &CachedTile, request: &HeaderMap, cache_control: &str) -> Response {
+/// The answer for a tile: 304 when the client holds it, 204 when empty, else the bytes in
+/// `coding` (the best the client accepts) when the tile holds that form, identity otherwise.
+fn answer(tile: &CachedTile, coding: Coding, request: &HeaderMap, cache_control: &str) -> Response {
     let etag = HeaderValue::from_str(&tile.etag).ok();
     let mut response = if client_has(request, &tile.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if tile.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        let (encoding, body): (Option<&'static str>, Bytes) = match best_encoding(request) {
-            Encoding::Brotli => (Some("br"), tile.brotli.clone()),
-            Encoding::Gzip => (Some("gzip"), tile.gzip.clone()),
-            Encoding::Identity => (None, tile.identity.clone()),
-        };
+        let (sent, body) = tile.body(coding);
         let mut r = body.into_response();
         let h = r.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(MVT_CONTENT_TYPE),
         );
-        if let Some(e) = encoding {
+        if let Some(e) = sent.header() {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
         }
         r
@@ -356,7 +553,7 @@ fn answer(tile: &CachedTile, request: &HeaderMap, cache_control: &str) -> Respon
 }
 
 /// Whether If-None-Match names this ETag (or `*`); weak forms match too, as RFC 9110 asks.
-fn client_has(request: &HeaderMap, etag: &str) -> bool {
+pub fn client_has(request: &HeaderMap, etag: &str) -> bool {
     request
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -366,15 +563,8 @@ fn client_has(request: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
-    Brotli,
-    Gzip,
-    Identity,
-}
-
 /// The preferred encoding the client accepts (q > 0): brotli, then gzip, else identity.
-fn best_encoding(request: &HeaderMap) -> Encoding {
+fn best_encoding(request: &HeaderMap) -> Coding {
     let mut brotli = None;
     let mut gzip = None;
     let mut star = None;
@@ -399,11 +589,11 @@ fn best_encoding(request: &HeaderMap) -> Encoding {
     }
     let accepts = |q: Option<f32>| q.or(star).is_some_and(|q| q > 0.0);
     if accepts(brotli) {
-        Encoding::Brotli
+        Coding::Brotli
     } else if accepts(gzip) {
-        Encoding::Gzip
+        Coding::Gzip
     } else {
-        Encoding::Identity
+        Coding::Identity
     }
 }
 
@@ -432,14 +622,14 @@ mod tests {
 
     #[test]
     fn encodings_are_negotiated() {
-        assert_eq!(best_encoding(&HeaderMap::new()), Encoding::Identity);
+        assert_eq!(best_encoding(&HeaderMap::new()), Coding::Identity);
         let e = |v| best_encoding(&with(header::ACCEPT_ENCODING, v));
-        assert_eq!(e("gzip, deflate, br"), Encoding::Brotli);
-        assert_eq!(e("gzip"), Encoding::Gzip);
-        assert_eq!(e("br;q=0, gzip"), Encoding::Gzip);
-        assert_eq!(e("identity"), Encoding::Identity);
-        assert_eq!(e("*"), Encoding::Brotli);
-        assert_eq!(e("*;q=0"), Encoding::Identity);
+        assert_eq!(e("gzip, deflate, br"), Coding::Brotli);
+        assert_eq!(e("gzip"), Coding::Gzip);
+        assert_eq!(e("br;q=0, gzip"), Coding::Gzip);
+        assert_eq!(e("identity"), Coding::Identity);
+        assert_eq!(e("*"), Coding::Brotli);
+        assert_eq!(e("*;q=0"), Coding::Identity);
     }
 
     #[test]

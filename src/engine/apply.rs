@@ -8,7 +8,8 @@
 //!   interior point lies in the area's old or new envelope: base grids re-assign `grid_code`,
 //!   other layers re-pick the owner per level; rollups follow through the [`Ledger`].
 //! - Adding or removing base areas rebuilds the base rollups from the totals per grid code.
-//! - Events and worker fixes are not part of this read model yet; their changes are ignored.
+//! - Events of a batch go to the event store together (one tail segment per batch); worker
+//!   fixes are not part of this read model yet and are ignored.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,11 +17,13 @@ use std::sync::Arc;
 use rstar::{Envelope, AABB};
 
 use super::area_index::{AreaIndex, IndexedArea};
+use super::basemap_index::BasemapIndex;
 use super::building_index::{BuildingIndex, IndexedBuilding};
+use super::events::EventMove;
 use super::housing::{BuildingDelta, HousingStock};
 use super::rollup::{Ledger, Placement, Rollups, Totals};
 use super::snapshot::{Snapshot, StockCounts};
-use crate::model::{Area, Building, Change, Dataset, Layer, Level};
+use crate::model::{Area, Building, Change, Dataset, Event, Layer, Level};
 
 /// Everything the writer keeps besides the published snapshot.
 #[derive(Debug, Default)]
@@ -64,7 +67,9 @@ impl Writer {
         let snapshot = Snapshot {
             areas: Arc::new(areas),
             buildings: Arc::new(BuildingIndex::new(buildings)),
+            basemap: Arc::new(BasemapIndex::new(data.basemap)),
             rollups: Arc::new(rollups),
+            events: Arc::default(),
             counts: writer.counts(),
         };
         (writer, snapshot)
@@ -90,9 +95,11 @@ impl Writer {
         self.ledger.post(code, placement, totals, areas, rollups);
     }
 
-    /// Patches `next` (a shallow copy of the current snapshot) with a batch of changes.
-    pub fn apply(&mut self, next: &mut Snapshot, changes: &[Change]) {
+    /// Patches `next` (a shallow copy of the current snapshot) with a batch of changes;
+    /// returns where the batch's events were and are.
+    pub fn apply(&mut self, next: &mut Snapshot, changes: &[Change]) -> Vec<EventMove> {
         let mut areas_changed = false;
+        let mut events: Vec<&Event> = Vec::new();
         for change in changes {
             match change {
                 Change::UpsertArea(area) => {
@@ -130,7 +137,14 @@ impl Writer {
                 Change::DeleteWorker(code) => {
                     self.workers.remove(code);
                 }
-                Change::InsertFix(_) | Change::UpsertEvent(_) => {}
+                Change::UpsertBasemap(feature) => {
+                    Arc::make_mut(&mut next.basemap).upsert(feature.clone());
+                }
+                Change::DeleteBasemap(code) => {
+                    Arc::make_mut(&mut next.basemap).remove(code);
+                }
+                Change::UpsertEvent(event) => events.push(event),
+                Change::InsertFix(_) => {}
             }
         }
         if areas_changed {
@@ -138,6 +152,10 @@ impl Writer {
             self.ledger.rebuild_base(&next.areas, rollups);
         }
         next.counts = self.counts();
+        if events.is_empty() {
+            return Vec::new();
+        }
+        Arc::make_mut(&mut next.events).upsert(&events)
     }
 
     fn upsert_building(&mut self, next: &mut Snapshot, building: Building) {

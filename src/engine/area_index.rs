@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use geo::BoundingRect;
 use geo_types::{Coord, Rect};
-use rstar::{RTree, RTreeObject, AABB};
+use rstar::{Envelope, RTree, RTreeObject, AABB};
 
 use super::point_in_area::{OwnerSearch, PreparedArea};
 use crate::model::{scope_prefix, Area, Layer, Level};
@@ -64,6 +65,8 @@ pub type TreeKey = (Layer, Level);
 /// Every area, its trees and its hierarchy. Cloned (shallowly) when an area changes.
 #[derive(Debug, Clone, Default)]
 pub struct AreaIndex {
+    /// Unique in the process for each state of the index (see [`AreaIndex::version`]).
+    version: u64,
     by_code: HashMap<String, Arc<IndexedArea>>,
     trees: BTreeMap<TreeKey, RTree<AreaLeaf>>,
     children: HashMap<String, BTreeSet<String>>,
@@ -74,7 +77,10 @@ pub struct AreaIndex {
 impl AreaIndex {
     /// Indexes all areas at once (bulk-loaded trees).
     pub fn new(areas: Vec<Area>) -> AreaIndex {
-        let mut index = AreaIndex::default();
+        let mut index = AreaIndex {
+            version: next_version(),
+            ..AreaIndex::default()
+        };
         let mut leaves: BTreeMap<TreeKey, Vec<AreaLeaf>> = BTreeMap::new();
         for area in areas {
             let indexed = Arc::new(IndexedArea::new(area));
@@ -99,6 +105,7 @@ impl AreaIndex {
 
     /// Inserts or replaces an area; returns the previous version.
     pub fn upsert(&mut self, area: Area) -> Option<Arc<IndexedArea>> {
+        self.version = next_version();
         let old = self.remove(&area.code);
         let indexed = Arc::new(IndexedArea::new(area));
         if let Some(envelope) = indexed.envelope {
@@ -117,6 +124,7 @@ impl AreaIndex {
 
     /// Removes an area; returns it when it existed.
     pub fn remove(&mut self, code: &str) -> Option<Arc<IndexedArea>> {
+        self.version = next_version();
         let old = self.by_code.remove(code)?;
         let key = tree_key(&old.area);
         if let (Some(envelope), Some(tree)) = (old.envelope, self.trees.get_mut(&key)) {
@@ -231,6 +239,16 @@ impl AreaIndex {
             .collect()
     }
 
+    /// The envelope of the areas of one layer and level (`Some(key)`) or of every area
+    /// (`None`), read off the trees' roots; `None` when there is no such area.
+    pub fn extent(&self, key: Option<&TreeKey>) -> Option<AABB<[f64; 2]>> {
+        self.trees
+            .iter()
+            .filter(|(k, tree)| key.is_none_or(|key| *k == key) && tree.size() > 0)
+            .map(|(_, tree)| tree.root().envelope())
+            .reduce(|a, b| a.merged(&b))
+    }
+
     /// Areas whose envelope intersects the box, by layer, level, code.
     pub fn in_envelope(&self, envelope: &AABB<[f64; 2]>) -> Vec<&Arc<IndexedArea>> {
         let mut out = Vec::new();
@@ -252,6 +270,21 @@ impl AreaIndex {
             .filter_map(move |n| code.get(..n))
             .filter_map(move |prefix| self.base_by_scope.get(prefix))
             .flatten()
+    }
+}
+
+/// A number no other state of any area index in this process has had, so what is derived from
+/// the areas (simplified tile layers) can be kept under it.
+fn next_version() -> u64 {
+    static VERSIONS: AtomicU64 = AtomicU64::new(1);
+    VERSIONS.fetch_add(1, Ordering::Relaxed)
+}
+
+impl AreaIndex {
+    /// This state's version: it changes with every upsert or removal, and no two indexes share
+    /// one.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 }
 

@@ -7,12 +7,15 @@
 //!
 //! Where things are: `point_in_area` (the border rule and the PostGIS-exact polygon test),
 //! `area_index` (R-trees over areas per layer and level), `building_index` (buildings by code
-//! and envelope), `housing` (houses and population per building), `rollup` (per-area totals),
+//! and envelope), `basemap_index` (roads, rivers and water by code and envelope), `housing` (houses and population per building), `rollup` (per-area totals),
+//! `events` (the columnar event store and its tile aggregations),
 //! `apply` (load and incremental patching), `snapshot` (the read API).
 
 mod apply;
 mod area_index;
+mod basemap_index;
 mod building_index;
+pub mod events;
 mod housing;
 pub mod point_in_area;
 mod rollup;
@@ -27,6 +30,8 @@ use arc_swap::ArcSwap;
 
 use crate::model::{Change, Dataset};
 use apply::Writer;
+pub use basemap_index::basemap_bounds;
+pub use events::{EventLoader, EventMove, EventStore};
 pub use rollup::{CareTotals, Rollup};
 pub use snapshot::{Sizes, Snapshot};
 
@@ -53,13 +58,23 @@ impl Engine {
     }
 
     /// Applies a batch of committed changes and publishes the next snapshot. Readers see
-    /// either all of the batch or none of it.
-    pub fn apply(&self, changes: &[Change]) {
+    /// either all of the batch or none of it. Returns where the batch's events were and are,
+    /// for tile invalidation.
+    pub fn apply(&self, changes: &[Change]) -> Vec<EventMove> {
         // Only a bug can panic inside `Writer::apply`; its half-built snapshot is then never
         // published, and reads carry on from the last good one rather than failing for good.
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut next = Snapshot::clone(&self.current.load());
-        writer.apply(&mut next, changes);
+        let moves = writer.apply(&mut next, changes);
+        self.current.store(Arc::new(next));
+        moves
+    }
+
+    /// Replaces the event store (start-up loading, see [`EventLoader`]) and publishes it.
+    pub fn load_events(&self, events: EventStore) {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Snapshot::clone(&self.current.load());
+        next.events = Arc::new(events);
         self.current.store(Arc::new(next));
     }
 }

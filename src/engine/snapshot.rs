@@ -8,9 +8,11 @@ use geo_types::{coord, Rect};
 use serde::Serialize;
 
 use super::area_index::{rect_to_aabb, AreaIndex};
+use super::basemap_index::BasemapIndex;
 use super::building_index::BuildingIndex;
+use super::events::EventStore;
 use super::rollup::{Rollup, Rollups};
-use crate::model::{Area, Building, Layer, Level};
+use crate::model::{Area, BasemapFeature, Building, Layer, Level};
 
 /// Row counts of the read model, for readiness, metrics and the admin API.
 #[derive(Debug, Serialize, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,7 +40,9 @@ pub(super) struct StockCounts {
 pub struct Snapshot {
     pub(super) areas: Arc<AreaIndex>,
     pub(super) buildings: Arc<BuildingIndex>,
+    pub(super) basemap: Arc<BasemapIndex>,
     pub(super) rollups: Arc<Rollups>,
+    pub(super) events: Arc<EventStore>,
     pub(super) counts: StockCounts,
 }
 
@@ -104,6 +108,23 @@ impl Snapshot {
         )
     }
 
+    /// The version of the areas this snapshot holds: equal for two snapshots exactly when
+    /// they hold the same areas (what is derived from areas may be kept under it).
+    pub fn areas_version(&self) -> u64 {
+        self.areas.version()
+    }
+
+    /// The extent of the city: the envelope of the base city-level areas, or of every area when
+    /// there is none; `None` for an empty store. Read off the R-trees, so it costs nothing.
+    pub fn city_extent(&self) -> Option<Rect<f64>> {
+        let aabb = self
+            .areas
+            .extent(Some(&(Layer::Base, Level::City)))
+            .or_else(|| self.areas.extent(None))?;
+        let ([x0, y0], [x1, y1]) = (aabb.lower(), aabb.upper());
+        Some(Rect::new(coord! {x: x0, y: y0}, coord! {x: x1, y: y1}))
+    }
+
     /// Areas whose envelope intersects the box, sorted by layer, level, code.
     pub fn areas_in_bbox(&self, bbox: Rect<f64>) -> Vec<&Area> {
         self.areas
@@ -128,6 +149,26 @@ impl Snapshot {
     /// The building with this code.
     pub fn building(&self, code: &str) -> Option<&Building> {
         self.buildings.get(code).map(|b| &b.building)
+    }
+
+    /// Basemap features (roads, rivers, water) whose envelope intersects the box, sorted by code.
+    pub fn basemap_in_bbox(&self, bbox: Rect<f64>) -> Vec<&BasemapFeature> {
+        self.basemap.in_bbox(bbox)
+    }
+
+    /// The basemap feature with this code.
+    pub fn basemap_feature(&self, code: &str) -> Option<&BasemapFeature> {
+        self.basemap.get(code)
+    }
+
+    /// Number of basemap features.
+    pub fn basemap_len(&self) -> usize {
+        self.basemap.len()
+    }
+
+    /// The event store (events for the event and heatmap tiles).
+    pub fn events(&self) -> &EventStore {
+        &self.events
     }
 
     /// Row counts.

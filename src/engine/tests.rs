@@ -231,6 +231,7 @@ fn dataset() -> Dataset {
         houses,
         population,
         workers,
+        basemap: Vec::new(),
     }
 }
 
@@ -759,4 +760,28 @@ fn engine_and_snapshot_are_shareable_across_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Engine>();
     shareable::<Snapshot>();
+}
+
+#[test]
+fn city_extent_follows_the_city_and_its_edits() {
+    let engine = Engine::new(dataset());
+    let extent = |e: &Engine| e.snapshot().city_extent().map(|r| (r.min(), r.max()));
+    assert_eq!(
+        extent(&engine),
+        Some((coord! {x: 114.0, y: 35.6}, coord! {x: 114.4, y: 35.8}))
+    );
+    let mut city = engine.snapshot().area(CITY).unwrap().clone();
+    city.geometry = MultiPolygon::new(vec![rect(113.9, 35.5, 114.4, 35.8)]);
+    engine.apply(&[Change::UpsertArea(city)]);
+    assert_eq!(
+        extent(&engine),
+        Some((coord! {x: 113.9, y: 35.5}, coord! {x: 114.4, y: 35.8}))
+    );
+    // Without a city-level area, the extent of every area.
+    engine.apply(&[Change::DeleteArea(CITY.into())]);
+    assert_eq!(
+        extent(&engine),
+        Some((coord! {x: 114.0, y: 35.6}, coord! {x: 114.4, y: 35.8}))
+    );
+    assert_eq!(Engine::new(Dataset::default()).snapshot().city_extent(), None);
 }

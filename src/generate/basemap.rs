@@ -1,5 +1,8 @@
 //! The synthetic basemap: rivers, reservoirs and main roads drawn roughly where they run
-//! through Hebi. Held in memory only until the store has a basemap table.
+//! through Hebi. [`Basemap::features`] turns it into stored [`BasemapFeature`]s, which
+//! `generate_into` writes to the store's `basemap` table like any other layer; codes are
+//! numbered per family in the fixed order below (`R001`… roads, `V001`… rivers, `W001`… water),
+//! so they are the same for every seed and every run.
 //!
 //! - 淇河 (Qi river): out of the western Taihang mountains, past 盘石头水库, south-east through
 //!   淇滨区 and on into 浚县, where it joins the 卫河.
@@ -7,8 +10,10 @@
 //! - G4 京港澳高速 runs north–south east of the city; G107 north–south through 淇县 and 淇滨区;
 //!   S26 鹤濮高速 east–west south of the core; city arterials through 淇滨区 and 山城区.
 
-use geo_types::{Coord, LineString, Polygon};
+use geo_types::{Coord, LineString, MultiPolygon, Polygon};
 use serde::Serialize;
+
+use crate::model::{BasemapFeature, BasemapGeometry, BasemapKind};
 
 /// Road classes, from highest to lowest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,6 +52,44 @@ pub struct Basemap {
     pub roads: Vec<Road>,
     pub rivers: Vec<River>,
     pub water: Vec<Water>,
+}
+
+impl RoadClass {
+    /// The stored kind of a road of this class.
+    pub fn kind(self) -> BasemapKind {
+        match self {
+            RoadClass::Motorway => BasemapKind::Motorway,
+            RoadClass::Primary => BasemapKind::Primary,
+            RoadClass::Secondary => BasemapKind::Secondary,
+        }
+    }
+}
+
+impl Basemap {
+    /// The basemap as stored features with their stable codes: roads `R001`…, rivers
+    /// `V001`…, water `W001`…, numbered in the order of the lists.
+    pub fn features(&self) -> Vec<BasemapFeature> {
+        let code = |prefix: char, i: usize| format!("{prefix}{:03}", i + 1);
+        let roads = self.roads.iter().enumerate().map(|(i, r)| BasemapFeature {
+            code: code('R', i),
+            kind: r.class.kind(),
+            name: r.name.clone(),
+            geometry: BasemapGeometry::Line(r.line.clone()),
+        });
+        let rivers = self.rivers.iter().enumerate().map(|(i, r)| BasemapFeature {
+            code: code('V', i),
+            kind: BasemapKind::River,
+            name: r.name.clone(),
+            geometry: BasemapGeometry::Line(r.line.clone()),
+        });
+        let water = self.water.iter().enumerate().map(|(i, w)| BasemapFeature {
+            code: code('W', i),
+            kind: BasemapKind::Water,
+            name: w.name.clone(),
+            geometry: BasemapGeometry::Area(MultiPolygon(vec![w.polygon.clone()])),
+        });
+        roads.chain(rivers).chain(water).collect()
+    }
 }
 
 fn line(points: &[(f64, f64)]) -> LineString<f64> {
@@ -215,5 +258,25 @@ mod tests {
                 .all(|c| (x0..=x1).contains(&c.x) && (y0..=y1).contains(&c.y)));
         }
         assert!(map.water.iter().all(|w| w.polygon.is_valid()));
+    }
+
+    #[test]
+    fn features_have_stable_unique_codes_and_their_kinds() {
+        let features = basemap().features();
+        assert_eq!(features.len(), 13);
+        assert_eq!(features[0].code, "R001");
+        assert_eq!(features[0].kind, BasemapKind::Motorway);
+        let river = features.iter().find(|f| f.code == "V001").unwrap();
+        assert_eq!(
+            (river.kind, river.name.as_str()),
+            (BasemapKind::River, "淇河")
+        );
+        let water = features.iter().find(|f| f.code == "W001").unwrap();
+        assert!(matches!(water.geometry, BasemapGeometry::Area(_)));
+        let codes: std::collections::HashSet<_> = features.iter().map(|f| &f.code).collect();
+        assert_eq!(codes.len(), features.len());
+        assert!(features
+            .iter()
+            .all(|f| crate::model::basemap::valid_code(&f.code)));
     }
 }

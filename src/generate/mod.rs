@@ -86,6 +86,7 @@ pub fn city(opts: &GenerateOptions) -> Result<City, GenerateError> {
     let params = ScaleParams::of(opts.scale);
     let base = base::build(&params, opts.seed)?;
     let built = buildings::build(&base, opts.seed);
+    let map = basemap::basemap();
     let mut all_areas = areas::base_areas(&base, opts.seed);
     all_areas.extend(areas::special_areas(&base, &built.sites, opts.seed));
     all_areas.extend(areas::fire_areas(&base, opts.seed));
@@ -96,8 +97,9 @@ pub fn city(opts: &GenerateOptions) -> Result<City, GenerateError> {
             houses: built.houses,
             population: built.population,
             workers: workers::workers(&base, opts.seed),
+            basemap: map.features(),
         },
-        basemap: basemap::basemap(),
+        basemap: map,
     })
 }
 
@@ -160,7 +162,8 @@ async fn write_all(
 }
 
 /// Generates the city and writes all of it through `store.apply` in batches: areas (parents
-/// first), buildings, houses, population, workers, fixes, then the events chunk by chunk.
+/// first), buildings, houses, population, workers, fixes, the basemap, then the events chunk
+/// by chunk.
 pub async fn generate_into(
     store: &dyn Store,
     opts: &GenerateOptions,
@@ -185,10 +188,11 @@ pub async fn generate_into(
         + summary.population_rows
         + summary.events
         + summary.workers
-        + summary.worker_fixes;
+        + summary.worker_fixes
+        + d.basemap.len() as u64;
     let bar = progress_bar(opts.progress, total);
     let City { dataset, .. } = city;
-    let stages: [(&str, Vec<Change>); 6] = [
+    let stages: [(&str, Vec<Change>); 7] = [
         (
             "areas",
             dataset.areas.into_iter().map(Change::UpsertArea).collect(),
@@ -226,6 +230,14 @@ pub async fn generate_into(
                 .collect(),
         ),
         ("fixes", fixes.into_iter().map(Change::InsertFix).collect()),
+        (
+            "basemap",
+            dataset
+                .basemap
+                .into_iter()
+                .map(Change::UpsertBasemap)
+                .collect(),
+        ),
     ];
     for (name, changes) in stages {
         bar.set_message(name);

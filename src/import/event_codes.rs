@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::model::{Event, EventSource};
+use crate::model::EventSource;
 
 /// Highest sequence per day and stored codes by (source, external id).
 #[derive(Debug, Default)]
@@ -20,15 +20,10 @@ pub struct EventCodes {
 }
 
 impl EventCodes {
-    /// Notes stored events (called per chunk of `Store::load_events`).
-    pub fn note_stored(&mut self, events: &[Event]) {
-        for event in events {
-            self.note_code(&event.code);
-            if let Some(external) = &event.external_id {
-                self.by_external_id
-                    .insert((event.source, external.clone()), event.code.clone());
-            }
-        }
+    /// Notes the stored code of the event from `source` with id `external_id`.
+    pub fn note_stored(&mut self, source: EventSource, external_id: String, code: String) {
+        self.note_code(&code);
+        self.by_external_id.insert((source, external_id), code);
     }
 
     /// Notes a code (stored or given in the file) so that generation skips past it.

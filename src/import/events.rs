@@ -8,12 +8,14 @@
 //! only), `evaluation_comment`, and an optional per-row `crs` for files that mix phone CRSs.
 //! Geometry: Point. The area chain comes from the engine's point-in-area lookup.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use super::context::Context;
+use super::event_codes::EventCodes;
 use super::fields::Fields;
 use super::geometry::location;
 use super::source::RawFeature;
@@ -21,6 +23,8 @@ use crate::crs::Crs;
 use crate::model::{
     Change, Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition,
 };
+use crate::store::event_query::code_day_prefix;
+use crate::store::{Store, StoreError};
 
 /// The actor recorded on the transition that brings an imported event into the log.
 pub const IMPORT_ACTOR: &str = "import";
@@ -35,6 +39,45 @@ fn category_regex() -> &'static Regex {
 fn code_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"^[A-Za-z0-9_-]{1,40}$").expect("static regex"))
+}
+
+/// Keys looked up in the store per query.
+const KEY_CHUNK: usize = 10_000;
+
+/// Fills `codes` from the store for the events of a file, without reading every stored
+/// event: the stored codes of the file's (source, external_id) keys, and the highest stored
+/// code of each report day of the file (`now` for rows without `reported_at`, the same parse
+/// as [`build`]).
+pub async fn note_stored_codes(
+    store: &dyn Store,
+    features: &[RawFeature],
+    now: DateTime<Utc>,
+    codes: &mut EventCodes,
+) -> Result<(), StoreError> {
+    let mut keys = HashSet::new();
+    let mut days = HashSet::from([code_day_prefix(now)]);
+    for feature in features {
+        let mut f = Fields::new(&feature.properties);
+        let source = f.text("source").and_then(|s| EventSource::parse(&s));
+        if let (Some(source), Some(external)) = (source, f.text("external_id")) {
+            keys.insert((source, external));
+        }
+        if let Some(at) = f.datetime("reported_at") {
+            days.insert(code_day_prefix(at));
+        }
+    }
+    let keys: Vec<(EventSource, String)> = keys.into_iter().collect();
+    for chunk in keys.chunks(KEY_CHUNK) {
+        for (source, external, code) in store.stored_event_codes(chunk).await? {
+            codes.note_stored(source, external, code);
+        }
+    }
+    for day in days {
+        if let Some(last) = store.last_event_code(&day).await? {
+            codes.note_code(&last);
+        }
+    }
+    Ok(())
 }
 
 /// Validates one event feature and returns its upsert.

@@ -25,6 +25,7 @@ pub type Ring = Vec<Position>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawGeometry {
     Point(Position),
+    LineString(Vec<Position>),
     Polygon(Vec<Ring>),
     MultiPolygon(Vec<Vec<Ring>>),
     /// Any other GeoJSON type, kept by name for the error message.
@@ -36,6 +37,7 @@ impl RawGeometry {
     pub fn type_name(&self) -> &str {
         match self {
             RawGeometry::Point(_) => "Point",
+            RawGeometry::LineString(_) => "LineString",
             RawGeometry::Polygon(_) => "Polygon",
             RawGeometry::MultiPolygon(_) => "MultiPolygon",
             RawGeometry::Other(name) => name,
@@ -55,6 +57,12 @@ impl RawGeometry {
         };
         match kind {
             "Point" => Ok(RawGeometry::Point(position(coordinates()?)?)),
+            "LineString" => Ok(RawGeometry::LineString(
+                array(coordinates()?, "LineString coordinates")?
+                    .iter()
+                    .map(position)
+                    .collect::<Result<_, _>>()?,
+            )),
             "Polygon" => Ok(RawGeometry::Polygon(rings(coordinates()?)?)),
             "MultiPolygon" => {
                 let polygons = array(coordinates()?, "MultiPolygon coordinates")?;
@@ -186,6 +194,44 @@ pub fn footprint(geometry: ReadGeometry<'_>, crs: Crs) -> Result<Polygon<f64>, V
     };
     shape_checked(rings, "")?;
     polygon_to_storage(crs, rings)
+}
+
+/// A road or river centre line: a LineString of at least two distinct positions, converted and
+/// valid (a line may cross itself: a ring road or a meander).
+pub fn centre_line(geometry: ReadGeometry<'_>, crs: Crs) -> Result<LineString<f64>, Vec<String>> {
+    let positions = match required(geometry)? {
+        RawGeometry::LineString(positions) => positions,
+        other => {
+            return Err(vec![format!(
+                "geometry must be a LineString, found {}",
+                other.type_name()
+            )])
+        }
+    };
+    let converted = positions
+        .iter()
+        .map(|p| position_to_storage(crs, *p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| vec![e])?;
+    let mut distinct = converted.clone();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return Err(vec![format!(
+            "a LineString needs at least two distinct positions, found {}",
+            distinct.len()
+        )]);
+    }
+    let line = LineString::from(converted);
+    let problems: Vec<String> = line
+        .validation_errors()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    if problems.is_empty() {
+        Ok(line)
+    } else {
+        Err(problems)
+    }
 }
 
 /// A point location, converted.

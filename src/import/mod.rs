@@ -5,13 +5,14 @@
 //! each reader (`geojson_file`, `gpkg_file`, `csv_file`) hands over [`source::RawFeature`]s.
 //! The CRS is `--crs` if given (it wins: GCJ-02 data is often labelled EPSG:4326), else the one
 //! the file declares, else WGS84/CGCS2000. Each kind has its own file of rules (`areas`,
-//! `buildings`, `houses`, `population`, `events`, `workers`); `geometry` holds the shape,
+//! `buildings`, `houses`, `population`, `events`, `workers`, `basemap`); `geometry` holds the shape,
 //! conversion and validity checks, `context` what is already known.
 //!
 //! By default a file is all or nothing: if any feature fails, nothing is written and the report
 //! lists every error. Otherwise valid features are written in batches of [`BATCH_SIZE`].
 
 mod areas;
+mod basemap;
 mod buildings;
 mod context;
 mod csv_file;
@@ -57,17 +58,19 @@ pub enum ImportKind {
     Population,
     Events,
     Workers,
+    Basemap,
 }
 
 impl ImportKind {
     /// Every kind, in dependency order (areas before buildings before houses …).
-    pub const ALL: [ImportKind; 6] = [
+    pub const ALL: [ImportKind; 7] = [
         ImportKind::Areas,
         ImportKind::Buildings,
         ImportKind::Houses,
         ImportKind::Population,
         ImportKind::Events,
         ImportKind::Workers,
+        ImportKind::Basemap,
     ];
 
     /// The name used on the command line: `areas`, `buildings`, …
@@ -79,6 +82,7 @@ impl ImportKind {
             ImportKind::Population => "population",
             ImportKind::Events => "events",
             ImportKind::Workers => "workers",
+            ImportKind::Basemap => "basemap",
         }
     }
 
@@ -96,6 +100,7 @@ impl ImportKind {
             ImportKind::Population => "population",
             ImportKind::Events => "event",
             ImportKind::Workers => "worker",
+            ImportKind::Basemap => "basemap",
         }
     }
 
@@ -103,7 +108,7 @@ impl ImportKind {
     pub fn is_spatial(self) -> bool {
         matches!(
             self,
-            ImportKind::Areas | ImportKind::Buildings | ImportKind::Events
+            ImportKind::Areas | ImportKind::Buildings | ImportKind::Events | ImportKind::Basemap
         )
     }
 }
@@ -216,16 +221,15 @@ async fn load_context(
     features: &[RawFeature],
 ) -> Result<Context, ImportError> {
     let dataset = store.load().await?;
+    let now = Utc::now();
     let mut codes = EventCodes::default();
     if kind == ImportKind::Events {
-        store
-            .load_events(&mut |chunk| codes.note_stored(&chunk))
-            .await?;
+        events::note_stored_codes(store, features, now, &mut codes).await?;
         for code in features.iter().filter_map(RawFeature::code) {
             codes.note_code(&code);
         }
     }
-    Ok(Context::new(dataset, codes, Utc::now()))
+    Ok(Context::new(dataset, codes, now))
 }
 
 /// Validates every feature; returns the changes in write order and the errors in file order.
@@ -246,6 +250,7 @@ fn validate(
             ImportKind::Population => population::build(feature, ctx),
             ImportKind::Events => events::build(feature, crs, ctx),
             ImportKind::Workers => workers::build(feature, ctx),
+            ImportKind::Basemap => basemap::build(feature, crs, ctx),
         };
         match built {
             Ok(change) => changes.push(change),

@@ -17,10 +17,10 @@ pub struct RawFeature {
 }
 
 impl RawFeature {
-    /// The feature's code if it has one (`code`, or `house_code` for population rows): used to
-    /// name the feature in error messages.
+    /// The feature's code if it has one (`code`, `house_code` for population rows, `id` for
+    /// basemap features): used to name the feature in error messages.
     pub fn code(&self) -> Option<String> {
-        ["code", "house_code"]
+        ["code", "house_code", "id"]
             .iter()
             .find_map(|k| match self.properties.get(*k)? {
                 Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),

@@ -1,18 +1,23 @@
 //! The validated domain types every other module speaks: areas and their codes, buildings,
-//! houses, population counts, events, workers and their GPS fixes.
+//! houses, population counts, events, workers and their GPS fixes, and the basemap (roads,
+//! rivers, water).
 //!
 //! Geometry is always longitude/latitude in the storage CRS (CGCS2000, EPSG:4490, treated as
 //! WGS84 at the centimetre level). Conversions from other CRSs happen in `crs` before a value
 //! reaches these types.
 
 pub mod area;
+pub mod basemap;
 pub mod building;
 pub mod code;
+pub mod deadline;
 pub mod event;
 pub mod population;
 pub mod worker;
+pub mod workflow;
 
 pub use area::{Area, Layer, Level};
+pub use basemap::{BasemapFeature, BasemapGeometry, BasemapKind};
 pub use building::{Building, BuildingUse, House, HouseUse};
 pub use code::{scope_contains, scope_prefix, validate_code, CodeError};
 pub use event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};
@@ -37,6 +42,8 @@ pub struct Dataset {
     pub houses: Vec<House>,
     pub population: Vec<Population>,
     pub workers: Vec<Worker>,
+    /// Roads, rivers and water drawn under the boundaries.
+    pub basemap: Vec<BasemapFeature>,
 }
 
 /// One durable change to the system of record. Stores apply a batch of these atomically; the
@@ -54,6 +61,8 @@ pub enum Change {
     DeleteWorker(String),
     InsertFix(WorkerFix),
     UpsertEvent(Event),
+    UpsertBasemap(BasemapFeature),
+    DeleteBasemap(String),
 }
 
 impl Change {
@@ -67,6 +76,7 @@ impl Change {
             Change::UpsertWorker(_) | Change::DeleteWorker(_) => "worker",
             Change::InsertFix(_) => "worker_fix",
             Change::UpsertEvent(_) => "event",
+            Change::UpsertBasemap(_) | Change::DeleteBasemap(_) => "basemap",
         }
     }
 }

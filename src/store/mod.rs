@@ -3,13 +3,15 @@
 //! The write path is store first, then engine: a change is acknowledged only after the backend
 //! has committed it, so a crash can lose nothing that was acknowledged.
 
+pub mod event_query;
 pub mod gpkg;
 pub mod postgis;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::model::{Change, Dataset, Event};
+use crate::model::{Change, Dataset, Event, EventSource};
+use event_query::{EventQuery, Ingested};
 
 /// Errors any store can report, with the backend's own detail in the message.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,33 @@ pub trait Store: Send + Sync {
 
     /// Row counts per table.
     async fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Stores new events idempotently: an event whose (source, external_id) is stored already
+    /// is not written and answers its stored code. New events get the next free code
+    /// `E{yyyymmdd}{seq:06}` of their report day (their `code` field is ignored). One
+    /// transaction; concurrent calls with the same events store each once.
+    async fn ingest_events(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError>;
+
+    /// One event with its transitions.
+    async fn event(&self, code: &str) -> Result<Option<Event>, StoreError>;
+
+    /// Writes `event`'s new state and its last transition, only if the stored event still has
+    /// `steps` transitions (optimistic check). `Ok(false)` when another writer got there first.
+    async fn transition_event(&self, event: &Event, steps: usize) -> Result<bool, StoreError>;
+
+    /// One page of events matching `query`, newest first (reported_at, code descending),
+    /// without their transitions.
+    async fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
+
+    /// The stored codes of the events with these (source, external_id) keys, as
+    /// (source, external_id, code); keys not stored are left out.
+    async fn stored_event_codes(
+        &self,
+        keys: &[(EventSource, String)],
+    ) -> Result<Vec<(EventSource, String, String)>, StoreError>;
+
+    /// The highest stored event code starting with `prefix` (`E{yyyymmdd}`), if any.
+    async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError>;
 
     /// Changes made by other writers (PostGIS triggers + NOTIFY), as full records. `None` for a
     /// backend that has no other writers. May be called once.

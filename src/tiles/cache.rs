@@ -12,6 +12,11 @@
 //!   [`GCJ02_MARGIN_DEG`], more than the largest GCJ-02 shift. When one box touches more than [`HUGE_BOX_TILES`] tiles
 //!   at a zoom, the tileset's content version is bumped instead: every tile of the tileset
 //!   becomes unreachable at once and ages out of the LRU;
+//! - event tilesets ([`Tileset::is_event_based`]) hold events only: area and building changes
+//!   leave them alone, and [`TileCache::invalidate_points`] removes, after an apply, the tiles of
+//!   event tilesets that could hold an event's old or new position — the tile containing it and,
+//!   for H3 heatmaps, every tile whose hexagons (cells whose centre lies in the tile) could
+//!   reach it — at every zoom, for every scope and every filter seen;
 //! - a render that raced with an invalidation is served but not stored (see [`Ticket`]), so a
 //!   tile cut from an older snapshot can never be cached after the invalidation that concerns it.
 
@@ -24,8 +29,9 @@ use geo::BoundingRect;
 use geo_types::{coord, Rect};
 
 use super::tile_id::{TileCrs, GCJ02_MARGIN_DEG};
-use super::tileset::{Tileset, Tilesets, EXTENT, UNITS_PER_PX};
+use super::tileset::{Source, Tileset, Tilesets, EXTENT, UNITS_PER_PX};
 use crate::crs::mercator::{lonlat_to_mercator, HALF_WORLD_M};
+use crate::engine::events::{h3_resolution, WorldPoint};
 use crate::engine::Snapshot;
 use crate::model::{Area, Building, Change};
 
@@ -67,8 +73,27 @@ pub struct TileAddr {
 struct Key {
     addr: TileAddr,
     version: u64,
-    /// Feature filters of the request; none exist yet, so always empty.
+    /// The canonical event filters of the request (empty for other tilesets).
     filters: String,
+}
+
+/// A content coding of tile answers (`Content-Encoding`), in order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    /// The `Content-Encoding` value; `None` for identity.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Coding::Brotli => Some("br"),
+            Coding::Gzip => Some("gzip"),
+            Coding::Identity => None,
+        }
+    }
 }
 
 /// A tile ready to send: its bytes in every encoding and its ETag.
@@ -76,14 +101,17 @@ struct Key {
 pub struct CachedTile {
     /// Uncompressed MVT; empty for a tile without features.
     pub identity: Bytes,
+    /// Empty when the tile is empty or was made for another coding ([`CachedTile::encode_once`]).
     pub gzip: Bytes,
+    /// Empty when the tile is empty or was made for another coding ([`CachedTile::encode_once`]).
     pub brotli: Bytes,
     /// Strong ETag (quoted) computed from the uncompressed bytes.
     pub etag: String,
 }
 
 impl CachedTile {
-    /// Compresses an encoded tile once in both encodings and computes its ETag.
+    /// Compresses an encoded tile once in both encodings and computes its ETag (for the cache:
+    /// every later request is answered without compressing again).
     pub fn encode(raw: Vec<u8>) -> std::io::Result<CachedTile> {
         let etag = etag_of(&raw);
         let (gzip, brotli) = if raw.is_empty() {
@@ -97,6 +125,35 @@ impl CachedTile {
             brotli: Bytes::from(brotli),
             etag,
         })
+    }
+
+    /// Compresses an encoded tile in `coding` only, for one answer that is not cached (cache
+    /// off): compressing in the coding nobody asked for would double the cost of every request.
+    pub fn encode_once(raw: Vec<u8>, coding: Coding) -> std::io::Result<CachedTile> {
+        let etag = etag_of(&raw);
+        let compressed = |wanted: Coding, f: fn(&[u8]) -> std::io::Result<Vec<u8>>| {
+            if coding == wanted && !raw.is_empty() {
+                f(&raw).map(Bytes::from)
+            } else {
+                Ok(Bytes::new())
+            }
+        };
+        Ok(CachedTile {
+            gzip: compressed(Coding::Gzip, gzip)?,
+            brotli: compressed(Coding::Brotli, brotli)?,
+            identity: Bytes::from(raw),
+            etag,
+        })
+    }
+
+    /// The body for a client preferring `coding` and the coding it is in: the preferred form
+    /// when the tile holds it, identity otherwise.
+    pub fn body(&self, coding: Coding) -> (Coding, Bytes) {
+        match coding {
+            Coding::Brotli if !self.brotli.is_empty() => (Coding::Brotli, self.brotli.clone()),
+            Coding::Gzip if !self.gzip.is_empty() => (Coding::Gzip, self.gzip.clone()),
+            _ => (Coding::Identity, self.identity.clone()),
+        }
     }
 
     /// Whether the tile has no feature (answered 204).
@@ -160,6 +217,8 @@ struct State {
     versions: HashMap<String, u64>,
     /// Every scope a tile was cached for, so invalidation reaches all of them.
     scopes: HashSet<String>,
+    /// Every filter string a tile was cached for, likewise.
+    filters: HashSet<String>,
     epoch: u64,
 }
 
@@ -210,6 +269,11 @@ impl TileCache {
         }
     }
 
+    /// Whether the cache keeps any tile; a budget of 0 (`tile_cache_mb = 0`) turns it off.
+    pub fn keeps_tiles(&self) -> bool {
+        self.max_bytes > 0
+    }
+
     /// Serializes the writers of the engine this cache serves: hold it while reading the old
     /// boxes of a batch, applying it and invalidating, so the old boxes always come from the
     /// snapshot the batch is applied to even when two writers run at once.
@@ -224,11 +288,17 @@ impl TileCache {
 
     /// The cached tile, or a ticket to store the one you render. Counts hits and misses.
     pub fn lookup(&self, addr: &TileAddr) -> Lookup {
+        self.lookup_filtered(addr, "")
+    }
+
+    /// [`TileCache::lookup`] for a request with event filters, in a canonical form (the same
+    /// string for the same filters, whatever order the request listed them in).
+    pub fn lookup_filtered(&self, addr: &TileAddr, filters: &str) -> Lookup {
         let mut state = self.state();
         let key = Key {
             version: state.version(&addr.tileset),
             addr: addr.clone(),
-            filters: String::new(),
+            filters: filters.to_string(),
         };
         match state.touch(&key) {
             Some(tile) => {
@@ -265,6 +335,7 @@ impl TileCache {
         state.tick += 1;
         let tick = state.tick;
         state.scopes.insert(ticket.key.addr.scope.clone());
+        state.filters.insert(ticket.key.filters.clone());
         state.order.insert(tick, ticket.key.clone());
         state.entries.insert(ticket.key, (tile, tick));
         state.bytes += weight;
@@ -272,11 +343,16 @@ impl TileCache {
 
     /// Whether a tile is cached for `addr` at the current version (for tests and diagnostics).
     pub fn contains(&self, addr: &TileAddr) -> bool {
+        self.contains_filtered(addr, "")
+    }
+
+    /// [`TileCache::contains`] for a request with event filters (canonical form).
+    pub fn contains_filtered(&self, addr: &TileAddr, filters: &str) -> bool {
         let state = self.state();
         let key = Key {
             version: state.version(&addr.tileset),
             addr: addr.clone(),
-            filters: String::new(),
+            filters: filters.to_string(),
         };
         state.entries.contains_key(&key)
     }
@@ -299,7 +375,7 @@ impl TileCache {
             .iter()
             .map(|b| widened(*b, GCJ02_MARGIN_DEG))
             .collect();
-        for tileset in &tilesets.tilesets {
+        for tileset in tilesets.tilesets.iter().filter(|t| !t.is_event_based()) {
             let removed = invalidate_tileset(&mut state, tileset, boxes, &scopes, TileCrs::Wgs84)
                 + invalidate_tileset(&mut state, tileset, &shifted, &scopes, TileCrs::Gcj02);
             if removed > 0 {
@@ -308,6 +384,102 @@ impl TileCache {
             }
         }
     }
+}
+
+impl TileCache {
+    /// Removes every cached tile of the event tilesets that could hold an event at one of
+    /// `points` (old and new positions of the events an apply moved), at every zoom, for every
+    /// scope and filter; see the module rules. Other tilesets are left alone.
+    pub fn invalidate_points(&self, tilesets: &Tilesets, points: &[WorldPoint]) {
+        let mut state = self.state();
+        state.epoch += 1;
+        if points.is_empty() {
+            return;
+        }
+        let scopes: Vec<String> = state.scopes.iter().cloned().collect();
+        let filters: Vec<String> = state.filters.iter().cloned().collect();
+        for tileset in tilesets.tilesets.iter().filter(|t| t.is_event_based()) {
+            let version = state.version(&tileset.name);
+            let mut removed = 0;
+            for z in tileset.minzoom..=tileset.maxzoom {
+                let reach = event_reach_units(tileset, z, points);
+                let mut tiles: Vec<(u32, u32)> = points
+                    .iter()
+                    .flat_map(|p| tiles_within(*p, z, reach))
+                    .collect();
+                tiles.sort_unstable();
+                tiles.dedup();
+                for (x, y) in tiles {
+                    for scope in &scopes {
+                        for f in &filters {
+                            let key = Key {
+                                addr: TileAddr {
+                                    tileset: tileset.name.clone(),
+                                    z,
+                                    x,
+                                    y,
+                                    scope: scope.clone(),
+                                    crs: TileCrs::Wgs84,
+                                },
+                                version,
+                                filters: f.clone(),
+                            };
+                            removed += u64::from(state.remove(&key));
+                        }
+                    }
+                }
+            }
+            if removed > 0 {
+                metrics::counter!(INVALIDATIONS_METRIC, "tileset" => tileset.name.clone())
+                    .increment(removed);
+            }
+        }
+    }
+}
+
+/// How far (world units) outside a tile of event tileset `tileset` at zoom `z` an event can be
+/// and still change it: 0 for points, clusters and square cells (all strictly inside the tile);
+/// for a heatmap, the margin [`crate::engine::EventStore::count_in_h3`] scans for hexagons whose
+/// centre is in the tile (three edge lengths of the zoom's H3 resolution, at the most poleward
+/// of `points`, plus one unit for rounding).
+fn event_reach_units(tileset: &Tileset, z: u8, points: &[WorldPoint]) -> u32 {
+    let heatmap = tileset
+        .layers
+        .iter()
+        .any(|l| l.serves(z) && l.source == Source::Heatmap);
+    if !heatmap {
+        return 0;
+    }
+    let Ok(res) = h3o::Resolution::try_from(h3_resolution(z)) else {
+        return u32::MAX;
+    };
+    let lat = points
+        .iter()
+        .map(|p| p.to_lonlat().1.abs())
+        .fold(0.0, f64::max);
+    // World units per metre on the ground at `lat` grown by a tile's width in degrees (more
+    // than a tile's height plus the margin), so the poleward edge of any tile in reach is
+    // covered: the engine sizes its margin there.
+    let lat = (lat + 360.0 / f64::from(1u32 << z.min(31))).min(89.0);
+    let per_m = 4_294_967_296.0 / (2.0 * HALF_WORLD_M) / lat.to_radians().cos();
+    (3.0 * res.edge_length_m() * per_m)
+        .ceil()
+        .min(f64::from(u32::MAX - 1)) as u32
+        + 1
+}
+
+/// The tiles at zoom `z` whose world-unit rectangle grown by `reach` contains `p`.
+fn tiles_within(p: WorldPoint, z: u8, reach: u32) -> impl Iterator<Item = (u32, u32)> {
+    let shift = 32 - u32::from(z);
+    let span = |v: u32| {
+        (
+            v.saturating_sub(reach).checked_shr(shift).unwrap_or(0),
+            v.saturating_add(reach).checked_shr(shift).unwrap_or(0),
+        )
+    };
+    let (x0, x1) = span(p.x);
+    let (y0, y1) = span(p.y);
+    (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| (x, y)))
 }
 
 /// A box grown by `margin` degrees on every side.
@@ -438,6 +610,9 @@ pub fn changed_boxes(before: &Snapshot, changes: &[Change]) -> Vec<Rect<f64>> {
             Change::DeleteBuilding(code) => {
                 boxes.extend(before.building(code).and_then(building_box))
             }
+            Change::UpsertBasemap(_) | Change::DeleteBasemap(_) => {
+                boxes.extend(crate::tiles::source::basemap_change_boxes(before, change))
+            }
             Change::UpsertHouse(_)
             | Change::DeleteHouse(_)
             | Change::SetPopulation(_)
@@ -547,6 +722,38 @@ mod tests {
             cache.lookup(&addr(14, 1, 2, PUBLIC_SCOPE)),
             Lookup::Miss(_)
         ));
+    }
+
+    #[test]
+    fn encode_once_compresses_only_the_asked_coding() {
+        let raw = vec![7u8; 300];
+        let all = CachedTile::encode(raw.clone()).expect("encode");
+        for coding in [Coding::Brotli, Coding::Gzip, Coding::Identity] {
+            let once = CachedTile::encode_once(raw.clone(), coding).expect("encode");
+            assert_eq!(once.etag, all.etag);
+            assert_eq!(once.body(coding), all.body(coding));
+            let others = [Coding::Brotli, Coding::Gzip]
+                .into_iter()
+                .filter(|&c| c != coding);
+            for other in others {
+                assert_eq!(once.body(other), (Coding::Identity, all.identity.clone()));
+            }
+        }
+        assert_eq!(all.body(Coding::Gzip).0, Coding::Gzip);
+        assert_ne!(all.body(Coding::Gzip).1, all.identity);
+        let empty = CachedTile::encode_once(Vec::new(), Coding::Gzip).expect("encode");
+        assert!(empty.is_empty() && empty.gzip.is_empty());
+    }
+
+    #[test]
+    fn a_zero_budget_keeps_nothing() {
+        let cache = TileCache::new(0);
+        assert!(!cache.keeps_tiles());
+        let a = addr(14, 1, 2, PUBLIC_SCOPE);
+        cache.store(miss(&cache, &a), tile(b"x"));
+        cache.store(miss(&cache, &a), tile(b""));
+        assert!(!cache.contains(&a) && cache.bytes() == 0);
+        assert!(TileCache::new(1).keeps_tiles());
     }
 
     #[test]

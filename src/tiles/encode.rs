@@ -4,10 +4,12 @@
 //! ring has positive area by the surveyor's formula in those units (clockwise on screen) and an
 //! interior ring negative area; no ring repeats a point or its first point, and a ring that
 //! collapses (fewer than three points or zero area after rounding) is dropped, together with
-//! its holes when it is an exterior. Protobuf, layer keys/values and command encoding come from
+//! its holes when it is an exterior. A line is rounded the same way, repeated points are
+//! dropped, and a line left with fewer than two points is dropped; a line that starts where the
+//! previous one of the feature ends is joined to it (MVT would merge them anyway). Protobuf, layer keys/values and command encoding come from
 //! the `mvt` crate; what it does not do (rounding, clean-up and winding) is done here first.
 
-use geo_types::{Coord, LineString, MultiPolygon};
+use geo_types::{Coord, LineString, MultiLineString, MultiPolygon};
 use mvt::{GeomData, GeomEncoder, GeomType, Tile};
 
 use super::tileset::EXTENT;
@@ -24,6 +26,7 @@ pub enum TagValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TileGeometry {
     Polygons(MultiPolygon<f64>),
+    Lines(MultiLineString<f64>),
     Points(Vec<Coord<f64>>),
 }
 
@@ -33,7 +36,8 @@ pub struct TileFeature {
     pub id: u64,
     pub geometry: TileGeometry,
     pub tags: Vec<(&'static str, TagValue)>,
-    /// What thinning orders by: the clipped area in tile units² (for labels, their area's).
+    /// What thinning orders by: the clipped area in tile units² (for labels, their area's; for
+    /// lines, their clipped length in tile units).
     pub size: f64,
     /// Dropped by the budget only after every other feature of the tile.
     pub keep: bool,
@@ -97,6 +101,7 @@ pub fn encode_tile(layers: &[TileLayer]) -> Result<Encoded, mvt::Error> {
 fn geometry_data(geometry: &TileGeometry) -> Result<Option<GeomData>, mvt::Error> {
     let rings = match geometry {
         TileGeometry::Points(points) => return points_data(points),
+        TileGeometry::Lines(lines) => return lines_data(lines),
         TileGeometry::Polygons(polygons) => polygon_rings(polygons),
     };
     if rings.is_empty() {
@@ -117,6 +122,39 @@ fn geometry_data(geometry: &TileGeometry) -> Result<Option<GeomData>, mvt::Error
         enc.complete_geom()?;
     }
     Ok(Some(enc.encode()?))
+}
+
+fn lines_data(lines: &MultiLineString<f64>) -> Result<Option<GeomData>, mvt::Error> {
+    let lines = line_parts(lines);
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let mut enc = GeomEncoder::<i32>::new(GeomType::Linestring);
+    for line in lines {
+        for (x, y) in line {
+            enc.add_point(x, y)?;
+        }
+        enc.complete_geom()?;
+    }
+    Ok(Some(enc.encode()?))
+}
+
+/// Rounded lines without repeated points, joined where one starts at the previous one's end;
+/// lines of fewer than two points are left out.
+pub fn line_parts(lines: &MultiLineString<f64>) -> Vec<Vec<(i32, i32)>> {
+    let mut out: Vec<Vec<(i32, i32)>> = Vec::new();
+    for line in lines {
+        let mut pts: Vec<(i32, i32)> = line.0.iter().map(|c| round(*c)).collect();
+        pts.dedup();
+        if pts.len() < 2 {
+            continue;
+        }
+        match out.last_mut() {
+            Some(previous) if previous.last() == pts.first() => previous.extend(&pts[1..]),
+            _ => out.push(pts),
+        }
+    }
+    out
 }
 
 fn points_data(points: &[Coord<f64>]) -> Result<Option<GeomData>, mvt::Error> {
@@ -290,6 +328,37 @@ mod tests {
         let data = geometry_data(&geometry).unwrap().unwrap();
         // 2 rings × (MoveTo 1 + 2 params + LineTo 1 + 4 params + ClosePath 1) = 18 integers.
         assert_eq!(data.len(), 18);
+    }
+
+    #[test]
+    fn lines_lose_repeated_points_and_collapsed_parts() {
+        let lines = MultiLineString::new(vec![
+            LineString::from(vec![(0.2, 0.2), (0.4, 0.1)]),
+            LineString::from(vec![(0.0, 0.0), (0.1, 0.0), (10.0, 0.0), (10.0, 10.0)]),
+            LineString::new(vec![]),
+        ]);
+        assert_eq!(line_parts(&lines), vec![vec![(0, 0), (10, 0), (10, 10)]]);
+        let nothing = MultiLineString::new(vec![LineString::from(vec![(3.0, 3.0)])]);
+        assert!(line_parts(&nothing).is_empty());
+        assert!(geometry_data(&TileGeometry::Lines(nothing))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_line_starting_at_the_previous_end_is_joined() {
+        let lines = MultiLineString::new(vec![
+            LineString::from(vec![(0.0, 0.0), (10.0, 0.0)]),
+            LineString::from(vec![(10.0, 0.0), (10.0, 10.0)]),
+            LineString::from(vec![(20.0, 20.0), (30.0, 20.0)]),
+        ]);
+        assert_eq!(
+            line_parts(&lines),
+            vec![vec![(0, 0), (10, 0), (10, 10)], vec![(20, 20), (30, 20)]]
+        );
+        let data = geometry_data(&TileGeometry::Lines(lines)).unwrap().unwrap();
+        // (MoveTo 1 + 2) + (LineTo 1 + 4) then (MoveTo 1 + 2) + (LineTo 1 + 2) = 14 integers.
+        assert_eq!(data.len(), 14);
     }
 
     #[test]

@@ -5,16 +5,21 @@
 //! tile frame), `source` (rows and typed attributes per layer source), `simplify` (Douglas–
 //! Peucker that keeps shared borders shared), `clip` (tile plus buffer), `encode` (rounding,
 //! winding and MVT 2.1 via the `mvt` crate), `budget` (size limits and thinning), `feature_id`
-//! (stable ids from codes), `render` (the pipeline, [`render_tile`]), `tilejson` (layer
-//! descriptions and city bounds), `cache` (served tiles) and `pmtiles` (archive export).
+//! (stable ids from codes), `event_tiles` (event clusters, points and heatmap
+//! bins from the event store), `render` (the pipeline, [`render_tile`]), `tilejson` (layer
+//! descriptions and city bounds), `cache` (served tiles), `pmtiles` (archive export) and
+//! `glyphs` (SDF label glyphs for the styles' `glyphs` URL).
 
 mod budget;
 pub mod cache;
 mod clip;
 mod encode;
+pub mod event_tiles;
 pub mod feature_id;
+pub mod glyphs;
 pub mod pmtiles;
 mod render;
+mod simplified;
 mod simplify;
 mod source;
 pub mod tile_id;
@@ -22,6 +27,8 @@ pub mod tilejson;
 pub mod tileset;
 
 pub use budget::BudgetError;
-pub use render::{render_tile, render_tile_in, RenderedTile, TileError, THINNED_METRIC};
+pub use render::{
+    render_tile, render_tile_in, RenderedTile, TileError, TileRequest, THINNED_METRIC,
+};
 pub use tile_id::{TileCrs, TileFrame, TileId, TileIdError};
 pub use tileset::{Budget, LayerDef, Source, Tileset, TilesetError, Tilesets, EXTENT};

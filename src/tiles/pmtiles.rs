@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::render::{render_tile, TileError};
 use super::tile_id::{TileId, TileIdError};
-use super::tilejson::{city_bounds, vector_layers};
+use super::tilejson::vector_layers;
 use super::tileset::{Tileset, Tilesets};
 use crate::engine::Snapshot;
 
@@ -122,7 +122,7 @@ pub fn export_tiles(
     let tileset = checked_tileset(tilesets, opts)?;
     let bounds = match opts.bbox {
         Some(b) => b,
-        None => city_bounds(snapshot).ok_or(ExportError::NoBounds)?,
+        None => snapshot.city_extent().ok_or(ExportError::NoBounds)?,
     };
     let tiles = covering_tiles(bounds, opts.minzoom, opts.maxzoom)?;
     let file = File::create(out).map_err(|source| ExportError::Output {

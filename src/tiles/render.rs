@@ -8,21 +8,25 @@
 //! as a last resort), others below `min_size_px` are. Simplification runs on whole rings before
 //! clipping, so it does not depend on where the tile edge cuts a border.
 
-use geo::Area as _;
-use geo_types::{coord, LineString, MultiPolygon, Polygon, Rect};
+use geo::{Area as _, Translate as _};
+use geo::{Euclidean, Length as _, Simplify as _};
+use geo_types::{coord, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
 
 use super::budget::{fit, BudgetError};
-use super::clip::{clip_polygon, keeps_point};
+use super::clip::{clip_line, clip_polygon, keeps_point};
 use super::encode::{TagValue, TileFeature, TileGeometry, TileLayer};
+use super::event_tiles::{event_features, EventTileQuery};
 use super::feature_id::feature_id;
+use super::simplified::{rounded_points, rounded_polygon, SimplifiedLayers};
 use super::simplify::simplify_shared;
 use super::source::{
-    area_tags, building_tags, project_multipolygon, project_polygon, projected_size, TilePolygon,
+    area_tags, basemap_tags, building_tags, project_line, project_multipolygon, project_polygon,
+    projected_size, TilePolygon,
 };
 use super::tile_id::{TileCrs, TileFrame, TileId, TileIdError};
 use super::tileset::{LayerDef, Source, Tileset, EXTENT, UNITS_PER_PX};
 use crate::engine::Snapshot;
-use crate::model::{Area, Building};
+use crate::model::{Area, BasemapFeature, BasemapGeometry, Building};
 
 /// Counter of features dropped to fit a tile's budget, labelled by tileset.
 pub const THINNED_METRIC: &str = "gridmap_tile_thinned_features_total";
@@ -62,7 +66,19 @@ pub struct RenderedTile {
     pub thinned: usize,
 }
 
-/// Renders tile z/x/y of `tileset`, holding only features whose code `in_scope` accepts.
+/// What a caller asks of a tile beyond its address.
+pub struct TileRequest<'a> {
+    /// Whether the caller may see an area or building code.
+    pub in_scope: &'a dyn Fn(&str) -> bool,
+    /// The grid the address is read in (GCJ-02 for AMap/Tencent basemaps: every coordinate is
+    /// shifted before projecting).
+    pub crs: TileCrs,
+    /// The filter (with the caller's jurisdiction) and binning of event layers.
+    pub events: &'a EventTileQuery,
+}
+
+/// Renders tile z/x/y of `tileset`, holding only features whose code `in_scope` accepts; event
+/// layers hold every event, overdue judged now.
 pub fn render_tile(
     snapshot: &Snapshot,
     tileset: &Tileset,
@@ -71,19 +87,23 @@ pub fn render_tile(
     y: u32,
     in_scope: &dyn Fn(&str) -> bool,
 ) -> Result<RenderedTile, TileError> {
-    render_tile_in(snapshot, tileset, z, x, y, in_scope, TileCrs::Wgs84)
+    let events = EventTileQuery::everything(chrono::Utc::now());
+    let request = TileRequest {
+        in_scope,
+        crs: TileCrs::Wgs84,
+        events: &events,
+    };
+    render_tile_in(snapshot, tileset, z, x, y, &request)
 }
 
-/// Renders tile z/x/y of `tileset` in the `crs` grid (GCJ-02 for AMap/Tencent basemaps: the
-/// address is read in the GCJ-02 grid and every coordinate is shifted before projecting).
+/// Renders tile z/x/y of `tileset` for `request` (its scope, grid and event filters).
 pub fn render_tile_in(
     snapshot: &Snapshot,
     tileset: &Tileset,
     z: u8,
     x: u32,
     y: u32,
-    in_scope: &dyn Fn(&str) -> bool,
-    crs: TileCrs,
+    request: &TileRequest<'_>,
 ) -> Result<RenderedTile, TileError> {
     let tile = TileId::new(z, x, y)?;
     if !(tileset.minzoom..=tileset.maxzoom).contains(&z) {
@@ -94,7 +114,8 @@ pub fn render_tile_in(
             max: tileset.maxzoom,
         });
     }
-    let cut = Cut::new(snapshot, tileset, tile, in_scope, crs);
+    let mut cut = Cut::new(snapshot, tileset, tile, request.in_scope, request.crs);
+    cut.events = Some(request.events);
     let layers: Vec<TileLayer> = tileset
         .layers
         .iter()
@@ -122,10 +143,17 @@ pub fn render_tile_in(
 
 /// The rows selected for one tile and the frame they are projected with.
 struct Cut<'a> {
+    snapshot: &'a Snapshot,
+    tileset: String,
+    crs: TileCrs,
     tile: TileId,
     frame: TileFrame,
     areas: Vec<&'a Area>,
     buildings: Vec<&'a Building>,
+    /// Basemap features are not jurisdiction data: every caller sees them, unscoped.
+    basemap: Vec<&'a BasemapFeature>,
+    /// What event layers show; `None` leaves them empty.
+    events: Option<&'a EventTileQuery>,
 }
 
 /// One polygon feature before simplification.
@@ -165,19 +193,35 @@ impl<'a> Cut<'a> {
         } else {
             Vec::new()
         };
+        let basemap = if wants(Source::Basemap) {
+            snapshot.basemap_in_bbox(bbox)
+        } else {
+            Vec::new()
+        };
         Cut {
+            snapshot,
+            tileset: tileset.name.clone(),
+            crs,
             tile,
             frame: tile.frame_in(EXTENT, crs),
             areas,
             buildings,
+            basemap,
+            events: None,
         }
     }
 
     fn layer(&self, def: &LayerDef) -> TileLayer {
         let features = match def.source {
-            Source::Areas => self.polygon_features(def, self.area_candidates(def)),
+            Source::Areas => self.area_features(def),
             Source::Buildings => self.polygon_features(def, self.building_candidates(def)),
             Source::AreaLabels => self.label_features(def),
+            Source::Basemap => self.basemap_features(def),
+            Source::EventClusters | Source::EventPoints | Source::Heatmap => {
+                self.events.map_or_else(Vec::new, |query| {
+                    event_features(self.snapshot.events(), def, self.tile, self.crs, query)
+                })
+            }
         };
         TileLayer {
             name: def.name.clone(),
@@ -198,15 +242,42 @@ impl<'a> Cut<'a> {
         min == 0.0 || size.0 >= min || size.1 >= min
     }
 
-    fn area_candidates(&self, def: &LayerDef) -> Vec<Candidate> {
+    /// The tile's areas of layer `def`, cut from the layer as simplified once for this zoom
+    /// (see [`super::simplified`]): translated into the tile and clipped.
+    fn area_features(&self, def: &LayerDef) -> Vec<TileFeature> {
+        let layer = SimplifiedLayers::shared().get(
+            self.snapshot,
+            &self.tileset,
+            def,
+            self.tile.z,
+            self.crs,
+        );
+        let clip = self.clip_rect(def);
+        let extent = f64::from(EXTENT);
+        let (dx, dy) = (
+            -f64::from(self.tile.x) * extent,
+            -f64::from(self.tile.y) * extent,
+        );
         self.areas
             .iter()
             .filter(|a| def.takes_area(&a.layer, a.level, self.tile.z))
-            .filter(|a| self.big_enough(projected_size(&a.geometry, &self.frame), def))
-            .map(|a| Candidate {
-                id: feature_id(&a.code),
-                polygons: project_multipolygon(&a.geometry, &self.frame),
-                tags: area_tags(a, def),
+            .filter_map(|a| {
+                let parts: Vec<Polygon<f64>> = layer
+                    .polygons(&a.code)?
+                    .iter()
+                    .flat_map(|p| clip_polygon(p.translate(dx, dy), clip))
+                    .collect();
+                if parts.is_empty() {
+                    return None;
+                }
+                let geometry = MultiPolygon::new(parts);
+                Some(TileFeature {
+                    id: feature_id(&a.code),
+                    size: geometry.unsigned_area(),
+                    geometry: TileGeometry::Polygons(geometry),
+                    tags: area_tags(a, def),
+                    keep: def.keep_small,
+                })
             })
             .collect()
     }
@@ -241,7 +312,7 @@ impl<'a> Cut<'a> {
                     .iter()
                     .map(|_| simplified.next().unwrap_or_default())
                     .collect();
-                if let Some(p) = quantized_polygon(rings) {
+                if let Some(p) = rounded_polygon(rings) {
                     parts.extend(clip_polygon(p, clip));
                 }
             }
@@ -282,31 +353,70 @@ impl<'a> Cut<'a> {
             .collect()
     }
 
+    /// Basemap lines (roads, rivers) and water polygons of the kinds `def` takes at this zoom;
+    /// water goes through the polygon path, lines through [`Cut::line_feature`].
+    fn basemap_features(&self, def: &LayerDef) -> Vec<TileFeature> {
+        let taken = self
+            .basemap
+            .iter()
+            .filter(|f| def.takes_basemap(f.kind, self.tile.z));
+        let mut water = Vec::new();
+        let mut features = Vec::new();
+        for f in taken {
+            match &f.geometry {
+                BasemapGeometry::Line(line) => {
+                    if self.big_enough(projected_size(line, &self.frame), def) {
+                        features.extend(self.line_feature(f, line, def));
+                    }
+                }
+                BasemapGeometry::Area(area) => {
+                    if self.big_enough(projected_size(area, &self.frame), def) {
+                        water.push(Candidate {
+                            id: feature_id(&f.code),
+                            polygons: project_multipolygon(area, &self.frame),
+                            tags: basemap_tags(f, def),
+                        });
+                    }
+                }
+            }
+        }
+        features.extend(self.polygon_features(def, water));
+        features
+    }
+
+    /// One line feature: projected, simplified (Douglas–Peucker, `simplify_px`), rounded to
+    /// whole units, clipped to the tile plus buffer; `None` when nothing is left in the tile.
+    fn line_feature(
+        &self,
+        f: &BasemapFeature,
+        line: &LineString<f64>,
+        def: &LayerDef,
+    ) -> Option<TileFeature> {
+        let projected = LineString::new(project_line(line, &self.frame));
+        let simplified = projected.simplify(def.simplify_px * UNITS_PER_PX);
+        let rounded = rounded_points(&simplified.0);
+        let clipped: Vec<LineString<f64>> = clip_line(&rounded, self.clip_rect(def))
+            .into_iter()
+            .map(|part| LineString::new(rounded_points(&part.0)))
+            .filter(|part| part.0.len() >= 2)
+            .collect();
+        if clipped.is_empty() {
+            return None;
+        }
+        let lines = MultiLineString::new(clipped);
+        Some(TileFeature {
+            id: feature_id(&f.code),
+            size: Euclidean.length(&lines),
+            geometry: TileGeometry::Lines(lines),
+            tags: basemap_tags(f, def),
+            keep: def.keep_small,
+        })
+    }
+
     /// The tile plus the layer's buffer, in whole tile units.
     fn clip_rect(&self, def: &LayerDef) -> Rect<f64> {
         let b = (def.buffer_px * UNITS_PER_PX).round();
         let e = f64::from(EXTENT);
         Rect::new(coord! {x: -b, y: -b}, coord! {x: e + b, y: e + b})
     }
-}
-
-/// A simplified polygon rounded to whole tile units; `None` when its exterior collapsed. Holes
-/// that collapsed are left out.
-fn quantized_polygon(rings: Vec<Vec<geo_types::Coord<f64>>>) -> Option<Polygon<f64>> {
-    let mut rings = rings.into_iter().map(quantized_ring);
-    let exterior = rings.next().flatten()?;
-    Some(Polygon::new(exterior, rings.flatten().collect()))
-}
-
-/// A ring rounded to whole units with repeated points removed; `None` below three points.
-fn quantized_ring(ring: Vec<geo_types::Coord<f64>>) -> Option<LineString<f64>> {
-    let mut pts: Vec<_> = ring
-        .into_iter()
-        .map(|c| coord! {x: c.x.round(), y: c.y.round()})
-        .collect();
-    pts.dedup();
-    while pts.len() > 1 && pts.first() == pts.last() {
-        pts.pop();
-    }
-    (pts.len() >= 3).then(|| LineString::from(pts))
 }

@@ -62,12 +62,18 @@ pub fn simplify_shared(rings: &[Ring], keep: &[bool], tolerance: f64) -> Vec<Rin
         .iter()
         .map(|ring| split_ring(ring, &junctions, &mut chains, &mut index, tolerance))
         .collect();
-    for (i, ring_uses) in uses.iter().enumerate() {
-        if keep.get(i).copied().unwrap_or(false) && collapsed(&assemble(ring_uses, &chains)) {
-            for u in ring_uses {
-                let chain = &mut chains[u.chain];
-                chain.simplified = chain.points.clone();
-            }
+    // Which rings collapse is judged on the plain simplification of every chain first, so
+    // the outcome does not depend on the order of the rings.
+    let collapsing: Vec<usize> = uses
+        .iter()
+        .enumerate()
+        .filter(|(i, u)| keep.get(*i).copied().unwrap_or(false) && collapsed(&assemble(u, &chains)))
+        .map(|(i, _)| i)
+        .collect();
+    for i in collapsing {
+        for u in &uses[i] {
+            let chain = &mut chains[u.chain];
+            chain.simplified = chain.points.clone();
         }
     }
     uses.iter().map(|u| assemble(u, &chains)).collect()

@@ -6,13 +6,14 @@
 //! attributes the layer lists are written, in the layer's order.
 
 use geo::BoundingRect;
-use geo_types::{Coord, MultiPolygon, Polygon};
+use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 
 use super::encode::TagValue;
 use super::simplify::Ring;
 use super::tile_id::TileFrame;
 use super::tileset::LayerDef;
-use crate::model::{Area, Building};
+use crate::engine::{basemap_bounds, Snapshot};
+use crate::model::{Area, BasemapFeature, Building, Change};
 
 /// A polygon in tile units: its exterior and holes, open rings.
 pub type TilePolygon = Vec<Ring>;
@@ -51,6 +52,31 @@ pub fn building_tags(b: &Building, def: &LayerDef) -> Vec<(&'static str, TagValu
     listed(all, def)
 }
 
+/// The tags of a basemap feature for `def`: `kind` and `class` are the same value
+/// (`motorway` … `water`); `class` is the name styles usually filter roads by.
+pub fn basemap_tags(f: &BasemapFeature, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
+    let kind = f.kind.as_str();
+    let all: [(&'static str, Option<TagValue>); 4] = [
+        ("code", Some(TagValue::Text(f.code.clone()))),
+        ("name", Some(TagValue::Text(f.name.clone()))),
+        ("kind", Some(TagValue::Text(kind.to_string()))),
+        ("class", Some(TagValue::Text(kind.to_string()))),
+    ];
+    listed(all, def)
+}
+
+/// The boxes a basemap change touches: the stored feature's before the change (from `before`)
+/// and the new one's. Other changes give nothing here.
+pub fn basemap_change_boxes(before: &Snapshot, change: &Change) -> Vec<Rect<f64>> {
+    let (code, new) = match change {
+        Change::UpsertBasemap(f) => (f.code.as_str(), basemap_bounds(f)),
+        Change::DeleteBasemap(code) => (code.as_str(), None),
+        _ => return Vec::new(),
+    };
+    let old = before.basemap_feature(code).and_then(basemap_bounds);
+    old.into_iter().chain(new).collect()
+}
+
 fn listed<const N: usize>(
     all: [(&'static str, Option<TagValue>); N],
     def: &LayerDef,
@@ -81,6 +107,11 @@ pub fn project_polygon(p: &Polygon<f64>, frame: &TileFrame) -> TilePolygon {
             out
         })
         .collect()
+}
+
+/// A line in tile units.
+pub fn project_line(line: &LineString<f64>, frame: &TileFrame) -> Vec<Coord<f64>> {
+    line.0.iter().map(|c| frame.project(c.x, c.y)).collect()
 }
 
 /// The envelope size (width, height) of a geometry in tile units.

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::model::{Layer, Level};
+use crate::model::{BasemapKind, Layer, Level};
 
 /// The extent (tile units per tile side) of every tile gridmap cuts; MVT's usual 4096.
 pub const EXTENT: u32 = 4096;
@@ -49,6 +49,16 @@ pub enum Source {
     AreaLabels,
     /// Building footprints.
     Buildings,
+    /// Basemap features: road and river lines, water polygons.
+    Basemap,
+    /// Events grouped in square cells of the tile: a point per non-empty cell at the mean
+    /// position of its events, with the count and the count per status.
+    EventClusters,
+    /// One point per event.
+    EventPoints,
+    /// Event counts binned as square cells (points at the cell centres, weighted by `count`)
+    /// or, with `?bin=h3`, as H3 hexagons.
+    Heatmap,
 }
 
 impl Source {
@@ -66,7 +76,38 @@ impl Source {
             ],
             Source::AreaLabels => &["code", "name", "level", "layer"],
             Source::Buildings => &["code", "name", "floors", "height", "use", "grid_code"],
+            Source::Basemap => &["code", "name", "kind", "class"],
+            Source::EventClusters => &[
+                "count",
+                "reported",
+                "registered",
+                "dispatched",
+                "handling",
+                "feedback",
+                "closed",
+                "evaluated",
+            ],
+            Source::EventPoints => &[
+                "code",
+                "status",
+                "category",
+                "source",
+                "level",
+                "overdue",
+                "card",
+                "outside_grid",
+            ],
+            Source::Heatmap => &["count", "h3"],
         }
+    }
+
+    /// Whether the features come from the event store (their tiles change with events, not
+    /// with areas or buildings, and take the event filters of the request).
+    pub fn is_event(self) -> bool {
+        matches!(
+            self,
+            Source::EventClusters | Source::EventPoints | Source::Heatmap
+        )
     }
 }
 
@@ -140,6 +181,10 @@ fn default_buffer_px() -> f64 {
     4.0
 }
 
+fn default_cells_per_side() -> u32 {
+    64
+}
+
 /// One layer of a tileset.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,6 +201,12 @@ pub struct LayerDef {
     /// For area sources: a later first zoom for some levels (labels of small areas).
     #[serde(default)]
     pub level_minzoom: BTreeMap<Level, u8>,
+    /// For the basemap source: which kinds (`motorway`, `river`, `water` …); all when empty.
+    #[serde(default)]
+    pub kinds: Vec<BasemapKind>,
+    /// For the basemap source: a later first zoom for some kinds (minor roads).
+    #[serde(default)]
+    pub kind_minzoom: BTreeMap<BasemapKind, u8>,
     pub minzoom: u8,
     pub maxzoom: u8,
     /// Typed tags each feature carries, from [`Source::attributes`].
@@ -172,6 +223,10 @@ pub struct LayerDef {
     /// How far beyond the tile edge geometry is kept, pixels.
     #[serde(default = "default_buffer_px")]
     pub buffer_px: f64,
+    /// For event clusters and square heatmap bins: cells per tile side (a power of two from 1
+    /// to 4096; 64 makes 4-pixel cells on a 256-pixel tile).
+    #[serde(default = "default_cells_per_side")]
+    pub cells_per_side: u32,
 }
 
 impl LayerDef {
@@ -185,6 +240,17 @@ impl LayerDef {
         self.area_layer.as_ref().is_none_or(|f| f.matches(layer))
             && (self.levels.is_empty() || self.levels.contains(&level))
             && self.level_minzoom.get(&level).is_none_or(|&min| z >= min)
+    }
+
+    /// Whether a basemap feature of `kind` belongs to this layer at zoom `z`.
+    pub fn takes_basemap(&self, kind: BasemapKind, z: u8) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&kind))
+            && self.kind_minzoom.get(&kind).is_none_or(|&min| z >= min)
+    }
+
+    /// Whether the layer's features come from the event store.
+    pub fn is_event(&self) -> bool {
+        self.source.is_event()
     }
 
     /// Whether the layer lists attribute `name`.
@@ -209,6 +275,14 @@ pub struct Tileset {
     pub budget: Budget,
     #[serde(rename = "layer")]
     pub layers: Vec<LayerDef>,
+}
+
+impl Tileset {
+    /// Whether the tileset's layers come from the event store (the check refuses a tileset
+    /// mixing event and other layers, so its first layer tells).
+    pub fn is_event_based(&self) -> bool {
+        self.layers.first().is_some_and(LayerDef::is_event)
+    }
 }
 
 /// Every tileset of the service, in file order.
@@ -290,6 +364,16 @@ impl Tileset {
                 "a tileset needs at least one layer".into(),
             ));
         }
+        if self
+            .layers
+            .iter()
+            .any(|l| l.is_event() != self.is_event_based())
+        {
+            return Err((
+                format!("{key}.layer"),
+                "event layers (event_clusters, event_points, heatmap) and other layers cannot share a tileset".into(),
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for layer in &self.layers {
             let lkey = format!("{key}.layer[{}]", layer.name);
@@ -335,10 +419,34 @@ fn check_layer_fields(lkey: &str, layer: &LayerDef) -> Result<(), (String, Strin
     }
     let area_only =
         layer.area_layer.is_some() || !layer.levels.is_empty() || !layer.level_minzoom.is_empty();
-    if layer.source == Source::Buildings && area_only {
+    let area_source = matches!(layer.source, Source::Areas | Source::AreaLabels);
+    if !area_source && area_only {
         return Err((
             format!("{lkey}.source"),
             "area_layer, levels and level_minzoom apply only to area sources".into(),
+        ));
+    }
+    let basemap_only = !layer.kinds.is_empty() || !layer.kind_minzoom.is_empty();
+    if layer.source != Source::Basemap && basemap_only {
+        return Err((
+            format!("{lkey}.source"),
+            "kinds and kind_minzoom apply only to the basemap source".into(),
+        ));
+    }
+    let side = layer.cells_per_side;
+    if !side.is_power_of_two() || side > 4096 {
+        return Err((
+            format!("{lkey}.cells_per_side"),
+            format!("{side} is not a power of two from 1 to 4096"),
+        ));
+    }
+    if layer.is_event() && u32::from(layer.maxzoom) + side.trailing_zeros() > 32 {
+        return Err((
+            format!("{lkey}.cells_per_side"),
+            format!(
+                "{side} cells per side at zoom {} are finer than the 2^32 world grid",
+                layer.maxzoom
+            ),
         ));
     }
     for (name, v) in [
@@ -459,6 +567,73 @@ attributes = ["code"]
             .any(|l| l.name == "grid" && l.keep_small));
         let buildings = sets.get("buildings").unwrap();
         assert_eq!(buildings.minzoom, 14);
-        assert!(sets.get("basemap").is_none());
+        let basemap = sets.get("basemap").unwrap();
+        assert!(basemap.public);
+        assert_eq!((basemap.minzoom, basemap.maxzoom), (8, 16));
+        let road = basemap.layers.iter().find(|l| l.name == "road").unwrap();
+        assert_eq!(road.source, Source::Basemap);
+        assert!(road.takes_basemap(BasemapKind::Motorway, 8));
+        assert!(!road.takes_basemap(BasemapKind::Primary, 9));
+        assert!(road.takes_basemap(BasemapKind::Primary, 10));
+        assert!(!road.takes_basemap(BasemapKind::Secondary, 11));
+        assert!(road.takes_basemap(BasemapKind::Secondary, 12));
+        assert!(!road.takes_basemap(BasemapKind::River, 16));
+        let events = sets.get("events").unwrap();
+        assert!(!events.public && events.is_event_based());
+        assert!(!boundaries.is_event_based());
+        let heatmap = sets.get("heatmap").unwrap();
+        assert!(!heatmap.public && heatmap.layers[0].source == Source::Heatmap);
+    }
+
+    #[test]
+    fn event_and_other_layers_do_not_mix_and_cells_are_powers_of_two() {
+        let mixed = format!(
+            "{MINIMAL}[[tileset.layer]]\nname = \"e\"\nsource = \"event_points\"\nminzoom = 0\nmaxzoom = 4\nattributes = [\"code\"]\n"
+        );
+        assert!(error_of(&mixed).contains("cannot share a tileset"));
+        let heat = MINIMAL
+            .replace(
+                "source = \"areas\"",
+                "source = \"heatmap\"\ncells_per_side = 48",
+            )
+            .replace("[\"code\"]", "[\"count\"]");
+        assert!(
+            error_of(&heat).contains("cells_per_side"),
+            "{}",
+            error_of(&heat)
+        );
+    }
+
+    #[test]
+    fn basemap_filters_parse_and_stay_on_basemap_layers() {
+        let basemap = MINIMAL.replace("source = \"areas\"", "source = \"basemap\"");
+        let sets = Tilesets::parse(
+            &basemap.replace(
+                "attributes = [\"code\"]",
+                "attributes = [\"code\", \"class\"]\nkinds = [\"river\", \"water\"]\n[tileset.layer.kind_minzoom]\nwater = 3",
+            ),
+            "x",
+        )
+        .unwrap();
+        let layer = &sets.tilesets[0].layers[0];
+        assert!(layer.takes_basemap(BasemapKind::River, 0));
+        assert!(!layer.takes_basemap(BasemapKind::Water, 2));
+        assert!(layer.takes_basemap(BasemapKind::Water, 3));
+        assert!(!layer.takes_basemap(BasemapKind::Motorway, 4));
+        let msg = error_of(&MINIMAL.replace(
+            "attributes = [\"code\"]",
+            "attributes = [\"code\"]\nkinds = [\"river\"]",
+        ));
+        assert!(msg.contains("apply only to the basemap source"), "{msg}");
+        let msg = error_of(&basemap.replace(
+            "attributes = [\"code\"]",
+            "attributes = [\"code\"]\nkinds = [\"canal\"]",
+        ));
+        assert!(msg.contains("canal"), "{msg}");
+        let msg = error_of(&basemap.replace(
+            "source = \"basemap\"",
+            "source = \"basemap\"\nlevels = [\"grid\"]",
+        ));
+        assert!(msg.contains("apply only to area sources"), "{msg}");
     }
 }

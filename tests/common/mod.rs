@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod gdal;
+
 /// The PostgreSQL server the suite uses (set by `scripts/test`): a URL without a database name
 /// part that the tests may replace, e.g. `postgres://postgres@127.0.0.1:5432`.
 /// A missing variable fails the test: the suite never skips PostGIS.
@@ -107,6 +109,9 @@ pub fn test_config(store: StoreLocation) -> Config {
         public_url: None,
         tile_cache_bytes: gridmap::config::DEFAULT_TILE_CACHE_MB * 1024 * 1024,
         tile_max_age_s: gridmap::config::DEFAULT_TILE_MAX_AGE_S,
+        fonts_dir: gridmap::config::DEFAULT_FONTS_DIR.into(),
+        api_keys: Vec::new(),
+        event_deadlines: gridmap::model::deadline::Deadlines::builtin(),
     }
 }
 
@@ -133,4 +138,35 @@ pub async fn postgis_sample_server() -> (String, gridmap::serve::Server) {
         .await
         .expect("server on PostGIS");
     (url, server)
+}
+
+/// ETags of tiles, keyed by (z, x, y).
+pub type TileEtags = std::collections::BTreeMap<(u8, u32, u32), String>;
+
+/// Checks that an edit changed exactly the tiles it touches: every tile whose ETag changed is
+/// `touched`, every tile now served equals a fresh render (`fresh_etag`), and the edit changed
+/// some but not all of the tiles looked at.
+pub fn assert_only_touched_tiles_changed(
+    before: &TileEtags,
+    after: &TileEtags,
+    fresh_etag: impl Fn(u8, u32, u32) -> String,
+    touched: impl Fn(u8, u32, u32) -> bool,
+    edit: &str,
+) {
+    let mut changed = 0;
+    for (k @ &(z, x, y), tag) in after {
+        assert_eq!(tag, &fresh_etag(z, x, y), "tile {z}/{x}/{y} is stale");
+        if tag != &before[k] {
+            changed += 1;
+            assert!(
+                touched(z, x, y),
+                "tile {z}/{x}/{y} changed but is not touched"
+            );
+        }
+    }
+    assert!(changed > 0, "{edit} changed no tile");
+    assert!(
+        before.len() > changed,
+        "the blocks must hold untouched tiles too"
+    );
 }

@@ -2,8 +2,9 @@
 //! open as they are, with the same durability promise as PostGIS (WAL, `synchronous = FULL`,
 //! a batch is acknowledged only after its COMMIT).
 //!
-//! Layout: feature tables `area` (MultiPolygon), `building` (Polygon), `event` (Point) and
-//! `worker_fix` (Point) in EPSG:4490 with R-tree indexes; attribute tables `house`,
+//! Layout: feature tables `area` (MultiPolygon), `building` (Polygon), `event` (Point),
+//! `worker_fix` (Point) and `basemap` (LineString roads and rivers, MultiPolygon water) in
+//! EPSG:4490 with R-tree indexes; attribute tables `house`,
 //! `population`, `event_transition` and `worker`. `schema.rs` holds the DDL and upgrades,
 //! `blob.rs` the geometry encoding, `write.rs` and `read.rs` the two directions, `rows.rs` the
 //! column lists and value forms they share, `functions.rs` the SQL functions of the R-tree
@@ -13,6 +14,7 @@
 
 pub mod blob;
 mod error;
+mod events;
 mod functions;
 mod read;
 mod rows;
@@ -27,7 +29,8 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use crate::model::{Change, Dataset, Event};
+use crate::model::{Change, Dataset, Event, EventSource};
+use crate::store::event_query::{EventQuery, Ingested};
 use crate::store::{Counts, Store, StoreError};
 
 pub use error::GpkgError;
@@ -156,6 +159,41 @@ impl Store for GpkgStore {
 
     async fn counts(&self) -> Result<Counts, StoreError> {
         self.read(|conn| read::counts(conn)).await
+    }
+
+    async fn ingest_events(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
+        let events = events.to_vec();
+        self.write(move |conn| events::ingest(conn, &events)).await
+    }
+
+    async fn event(&self, code: &str) -> Result<Option<Event>, StoreError> {
+        let code = code.to_string();
+        self.read(move |conn| events::one(conn, &code)).await
+    }
+
+    async fn transition_event(&self, event: &Event, steps: usize) -> Result<bool, StoreError> {
+        let event = event.clone();
+        self.write(move |conn| events::transition(conn, &event, steps))
+            .await
+    }
+
+    async fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| events::query(conn, &query)).await
+    }
+
+    async fn stored_event_codes(
+        &self,
+        keys: &[(EventSource, String)],
+    ) -> Result<Vec<(EventSource, String, String)>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |conn| events::stored_codes_of(conn, &keys))
+            .await
+    }
+
+    async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        let prefix = prefix.to_string();
+        self.read(move |conn| events::last_code(conn, &prefix)).await
     }
 
     fn subscribe(&self) -> Option<mpsc::Receiver<Change>> {

@@ -10,16 +10,16 @@ use geo_types::{Geometry, MultiPolygon, Point};
 use rusqlite::{Connection, OpenFlags, Statement};
 
 use crate::model::{
-    Area, Building, BuildingUse, CareCounts, Dataset, Evaluation, Event, EventSource, EventStatus,
-    HandlingLevel, House, HouseUse, Layer, Level, Population, PopulationCounts, Transition, Worker,
-    WorkerRole,
+    Area, BasemapFeature, BasemapKind, Building, BuildingUse, CareCounts, Dataset, Evaluation,
+    Event, EventSource, EventStatus, HandlingLevel, House, HouseUse, Layer, Level, Population,
+    PopulationCounts, Transition, Worker, WorkerRole,
 };
 use crate::store::Counts;
 
 use super::error::GpkgError;
 use super::rows::{
-    population_columns, RowReader, AREA_COLUMNS, BUILDING_COLUMNS, EVENT_COLUMNS, HOUSE_COLUMNS,
-    WORKER_COLUMNS,
+    population_columns, RowReader, AREA_COLUMNS, BASEMAP_COLUMNS, BUILDING_COLUMNS, EVENT_COLUMNS,
+    HOUSE_COLUMNS, WORKER_COLUMNS,
 };
 
 /// Opens a read-only connection to the store file.
@@ -34,7 +34,8 @@ pub fn open_reader(path: &Path) -> Result<Connection, GpkgError> {
     Ok(conn)
 }
 
-/// Reads areas (parents before children), buildings, houses, population and workers.
+/// Reads areas (parents before children), buildings, houses, population, workers and the
+/// basemap.
 pub fn load(conn: &mut Connection) -> Result<Dataset, GpkgError> {
     let tx = conn
         .transaction()
@@ -69,6 +70,12 @@ pub fn load(conn: &mut Connection) -> Result<Dataset, GpkgError> {
             &select("worker", &WORKER_COLUMNS, "fid"),
             "worker",
             read_worker,
+        )?,
+        basemap: read_all(
+            &tx,
+            &select("basemap", &BASEMAP_COLUMNS, "fid"),
+            "basemap",
+            read_basemap,
         )?,
     };
     Ok(dataset)
@@ -259,7 +266,13 @@ fn read_worker(r: &RowReader<'_, '_>) -> Result<Worker, GpkgError> {
     })
 }
 
-fn read_event(r: &RowReader<'_, '_>) -> Result<Event, GpkgError> {
+fn read_basemap(r: &RowReader<'_, '_>) -> Result<BasemapFeature, GpkgError> {
+    let kind = r.parse(2, "basemap kind", BasemapKind::parse)?;
+    BasemapFeature::new(r.get(1)?, kind, r.get(3)?, r.geometry(0)?)
+        .map_err(|e| r.bad(e.to_string()))
+}
+
+pub(super) fn read_event(r: &RowReader<'_, '_>) -> Result<Event, GpkgError> {
     let location = match r.geometry(0)? {
         Geometry::Point(p) => p,
         other => {
@@ -295,7 +308,7 @@ fn read_event(r: &RowReader<'_, '_>) -> Result<Event, GpkgError> {
     })
 }
 
-fn read_transitions(
+pub(super) fn read_transitions(
     stmt: &mut Statement<'_>,
     event_code: &str,
 ) -> Result<Vec<Transition>, GpkgError> {

@@ -48,6 +48,9 @@ pub const BUILDING_COLUMNS: [&str; 9] = [
     "grid_code",
 ];
 
+/// Columns of `basemap`, in bind and select order.
+pub const BASEMAP_COLUMNS: [&str; 4] = ["geom", "code", "kind", "name"];
+
 /// Columns of `house`, in bind and select order.
 pub const HOUSE_COLUMNS: [&str; 7] = [
     "code",

@@ -24,7 +24,7 @@ pub const GEOMETRY_COLUMN: &str = "geom";
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// All schema versions in order; the current version is their count.
-const MIGRATIONS: [Migration; 1] = [create_v1];
+const MIGRATIONS: [Migration; 2] = [create_v1, create_v2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -44,7 +44,7 @@ struct Table {
     description: &'static str,
 }
 
-const TABLES: [Table; 8] = [
+const TABLES: [Table; 9] = [
     Table {
         name: "area",
         content: Content::Features("MULTIPOLYGON"),
@@ -86,11 +86,19 @@ const TABLES: [Table; 8] = [
         content: Content::Attributes,
         description: "Grid workers (网格员)",
     },
+    Table {
+        name: "basemap",
+        content: Content::Features("GEOMETRY"),
+        description: "Basemap: roads (LineString), rivers (LineString) and water (MultiPolygon)",
+    },
 ];
 
-/// The feature tables (with a geometry column and an R-tree).
-pub fn feature_tables() -> impl Iterator<Item = &'static str> {
-    TABLES
+/// The tables version 1 created (version 2 added `basemap`).
+const V1_TABLES: usize = 8;
+
+/// The feature tables (with a geometry column and an R-tree) among `tables`.
+fn feature_tables(tables: &'static [Table]) -> impl Iterator<Item = &'static str> {
+    tables
         .iter()
         .filter(|t| matches!(t.content, Content::Features(_)))
         .map(|t| t.name)
@@ -221,16 +229,35 @@ fn create_v1(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SPATIAL_REF_SYS)?;
     conn.execute_batch(GRIDMAP_TABLES)?;
     conn.execute_batch(&population_ddl())?;
-    for table in &TABLES {
+    for table in &TABLES[..V1_TABLES] {
         register(conn, table)?;
     }
-    for table in feature_tables() {
+    for table in feature_tables(&TABLES[..V1_TABLES]) {
         conn.execute_batch(&rtree_ddl(table, GEOMETRY_COLUMN))?;
     }
     conn.execute_batch(
         "CREATE TABLE gridmap_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
          INSERT INTO gridmap_meta (key, value) VALUES ('application', 'gridmap');",
     )
+}
+
+/// Version 2: the `basemap` feature table (roads, rivers, water), registered with its R-tree.
+/// Its geometry type is GEOMETRY because lines and polygons share it; `kind` says which.
+fn create_v2(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE basemap (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom GEOMETRY,
+  code TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('motorway', 'primary', 'secondary', 'river', 'water')),
+  name TEXT NOT NULL
+);",
+    )?;
+    for table in TABLES[V1_TABLES..].iter() {
+        register(conn, table)?;
+        conn.execute_batch(&rtree_ddl(table.name, GEOMETRY_COLUMN))?;
+    }
+    Ok(())
 }
 
 /// Registers a table in `gpkg_contents` (and `gpkg_geometry_columns` for features).

@@ -19,14 +19,15 @@ use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Params, TransactionBehavior};
 
 use crate::model::{
-    Area, Building, Change, Event, House, Level, Population, Worker, WorkerFix, STORAGE_SRID,
+    Area, BasemapFeature, Building, Change, Event, House, Level, Population, Worker, WorkerFix,
+    STORAGE_SRID,
 };
 
 use super::blob::{self, Envelope};
 use super::error::{is_constraint, GpkgError};
 use super::rows::{
-    date_text, population_columns, time_text, AREA_COLUMNS, BUILDING_COLUMNS, EVENT_COLUMNS,
-    FIX_COLUMNS, HOUSE_COLUMNS, TRANSITION_COLUMNS, WORKER_COLUMNS,
+    date_text, population_columns, time_text, AREA_COLUMNS, BASEMAP_COLUMNS, BUILDING_COLUMNS,
+    EVENT_COLUMNS, FIX_COLUMNS, HOUSE_COLUMNS, TRANSITION_COLUMNS, WORKER_COLUMNS,
 };
 
 /// Applies `changes` in one transaction and commits; on error nothing is stored.
@@ -60,6 +61,8 @@ fn apply_change(
         Change::DeleteWorker(code) => delete_worker(conn, code, touched),
         Change::InsertFix(f) => insert_fix(conn, f, touched),
         Change::UpsertEvent(e) => upsert_event(conn, e, touched),
+        Change::UpsertBasemap(f) => upsert_basemap(conn, f, touched),
+        Change::DeleteBasemap(code) => delete_basemap(conn, code, touched),
     }
 }
 
@@ -73,6 +76,7 @@ struct Sql {
     fix: String,
     event: String,
     transition: String,
+    basemap: String,
 }
 
 fn sql() -> &'static Sql {
@@ -85,6 +89,7 @@ fn sql() -> &'static Sql {
         worker: upsert_sql("worker", "code", &WORKER_COLUMNS),
         fix: upsert_sql("worker_fix", "worker_code, at", &FIX_COLUMNS),
         event: upsert_sql("event", "code", &EVENT_COLUMNS),
+        basemap: upsert_sql("basemap", "code", &BASEMAP_COLUMNS),
         transition: insert_sql("event_transition", &TRANSITION_COLUMNS),
     })
 }
@@ -459,6 +464,33 @@ fn upsert_event(conn: &Connection, e: &Event, touched: &mut Touched) -> Result<(
     }
     touched.feature("event", &geom);
     touched.table("event_transition");
+    Ok(())
+}
+
+fn upsert_basemap(
+    conn: &Connection,
+    f: &BasemapFeature,
+    touched: &mut Touched,
+) -> Result<(), GpkgError> {
+    let what = || format!("basemap feature {}", f.code);
+    f.validate()
+        .map_err(|e| GpkgError::Integrity(format!("{}: {e}", what())))?;
+    let geom = encode(f.geometry.to_geometry(), what)?;
+    execute(
+        conn,
+        &sql().basemap,
+        params![geom, f.code, f.kind.as_str(), f.name],
+        what,
+    )?;
+    touched.feature("basemap", &geom);
+    Ok(())
+}
+
+fn delete_basemap(conn: &Connection, code: &str, touched: &mut Touched) -> Result<(), GpkgError> {
+    execute(conn, "DELETE FROM basemap WHERE code = ?1", [code], || {
+        format!("the deletion of basemap feature {code}")
+    })?;
+    touched.table("basemap");
     Ok(())
 }
 

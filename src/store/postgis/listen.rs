@@ -44,9 +44,24 @@ const MAX_BURST: usize = 1000;
 /// Tombstones older than this are pruned (a listener down longer resyncs only from them).
 const TOMBSTONE_RETENTION: &str = "7 days";
 /// Deletes are emitted children first, so no child outlives its parent in the engine.
-const DELETE_ORDER: [&str; 5] = ["population", "house", "building", "area", "worker"];
+const DELETE_ORDER: [&str; 6] = [
+    "population",
+    "house",
+    "building",
+    "area",
+    "worker",
+    "basemap",
+];
 /// Upserts are emitted parents first, so a house never arrives before its building.
-const UPSERT_ORDER: [&str; 6] = ["area", "building", "house", "population", "worker", "event"];
+const UPSERT_ORDER: [&str; 7] = [
+    "area",
+    "building",
+    "house",
+    "population",
+    "worker",
+    "event",
+    "basemap",
+];
 
 /// Starts the listener task. It ends when the receiver of `out` is dropped.
 pub(crate) fn spawn(
@@ -273,6 +288,7 @@ async fn deletes(
         "building" => gone.into_iter().map(Change::DeleteBuilding).collect(),
         "house" => gone.into_iter().map(Change::DeleteHouse).collect(),
         "worker" => gone.into_iter().map(Change::DeleteWorker).collect(),
+        "basemap" => gone.into_iter().map(Change::DeleteBasemap).collect(),
         "population" => {
             let houses_gone = missing(client, "house", &gone).await?;
             gone.into_iter()
@@ -353,6 +369,12 @@ async fn upserts(
             .await?
             .into_iter()
             .map(Change::UpsertWorker)
+            .collect(),
+        "basemap" => read::BASEMAP
+            .select(client, filter)
+            .await?
+            .into_iter()
+            .map(Change::UpsertBasemap)
             .collect(),
         "event" => read::events(client, filter)
             .await?

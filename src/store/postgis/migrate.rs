@@ -20,11 +20,18 @@ struct Migration {
 }
 
 /// Every migration, oldest first. Append new files here; never edit an applied one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_schema.sql",
-    sql: include_str!("../../../migrations/0001_schema.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_schema.sql",
+        sql: include_str!("../../../migrations/0001_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_basemap.sql",
+        sql: include_str!("../../../migrations/0002_basemap.sql"),
+    },
+];
 
 /// The advisory-lock key that serializes migrations across instances ("gridmap" in ASCII).
 const LOCK_KEY: i64 = 0x0067_7269_646d_6170;

@@ -9,6 +9,7 @@
 
 mod copy;
 mod error;
+mod events;
 mod listen;
 mod migrate;
 mod read;
@@ -28,7 +29,8 @@ use tokio_postgres::{Config, IsolationLevel, NoTls};
 
 use self::error::{describe, pool_error, query_error};
 use self::read::{Filter, Table};
-use crate::model::{Change, Dataset, Event};
+use crate::model::{Change, Dataset, Event, EventSource};
+use crate::store::event_query::{EventQuery, Ingested};
 use crate::store::{Counts, Store, StoreError};
 
 /// Connections in the pool: enough for a parallel start-up load and concurrent API writes.
@@ -151,7 +153,7 @@ impl Store for PostgisStore {
         "postgis"
     }
 
-    /// Reads the five tables in parallel on separate connections that share one snapshot, so
+    /// Reads the six tables in parallel on separate connections that share one snapshot, so
     /// the dataset is consistent (no house without its building).
     async fn load(&self) -> Result<Dataset, StoreError> {
         let mut client = self.pool.get().await.map_err(pool_error)?;
@@ -161,12 +163,13 @@ impl Store for PostgisStore {
             .await
             .map_err(|e| query_error("cannot export the load snapshot", &e))?
             .get(0);
-        let (areas, buildings, houses, population, workers) = tokio::try_join!(
+        let (areas, buildings, houses, population, workers, basemap) = tokio::try_join!(
             read::AREAS.select(&*tx, Filter::All),
             self.read_in_snapshot(&read::BUILDINGS, &snapshot),
             self.read_in_snapshot(&read::HOUSES, &snapshot),
             self.read_in_snapshot(&read::POPULATION, &snapshot),
             self.read_in_snapshot(&read::WORKERS, &snapshot),
+            self.read_in_snapshot(&read::BASEMAP, &snapshot),
         )?;
         tx.commit()
             .await
@@ -177,6 +180,7 @@ impl Store for PostgisStore {
             houses,
             population,
             workers,
+            basemap,
         })
     }
 
@@ -241,6 +245,34 @@ impl Store for PostgisStore {
             workers: count(5),
             worker_fixes: count(6),
         })
+    }
+
+    async fn ingest_events(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
+        events::ingest(&self.pool, events).await
+    }
+
+    async fn event(&self, code: &str) -> Result<Option<Event>, StoreError> {
+        events::one(&self.pool, code).await
+    }
+
+    async fn transition_event(&self, event: &Event, steps: usize) -> Result<bool, StoreError> {
+        events::transition(&self.pool, event, steps).await
+    }
+
+    async fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        events::query(&self.pool, query).await
+    }
+
+    async fn stored_event_codes(
+        &self,
+        keys: &[(EventSource, String)],
+    ) -> Result<Vec<(EventSource, String, String)>, StoreError> {
+        events::stored_codes_of(&self.pool, keys).await
+    }
+
+    async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        events::last_code(&client, prefix).await
     }
 
     /// Starts the listener on the first call; later calls, and calls outside a Tokio runtime,

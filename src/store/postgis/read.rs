@@ -10,7 +10,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::error::query_error;
 use super::rows;
-use crate::model::{Area, Building, Event, House, Population, Worker};
+use crate::model::{Area, BasemapFeature, Building, Event, House, Population, Worker};
 use crate::store::StoreError;
 
 /// Which rows of a table to read.
@@ -66,6 +66,13 @@ pub(crate) const WORKERS: Table<Worker> = Table {
     key: "code",
     columns: rows::WORKER_COLUMNS,
     decode: rows::worker,
+};
+/// The `basemap` table.
+pub(crate) const BASEMAP: Table<BasemapFeature> = Table {
+    name: "basemap",
+    key: "code",
+    columns: rows::BASEMAP_COLUMNS,
+    decode: rows::basemap,
 };
 /// The `event` table (transitions are attached by [`events`]).
 const EVENTS: Table<Event> = Table {

@@ -9,9 +9,9 @@ use tokio_postgres::types::FromSql;
 use tokio_postgres::Row;
 
 use crate::model::{
-    Area, Building, BuildingUse, CareCounts, Evaluation, Event, EventSource, EventStatus,
-    HandlingLevel, House, HouseUse, Layer, Level, Population, PopulationCounts, Transition, Worker,
-    WorkerRole, STORAGE_SRID,
+    Area, BasemapFeature, BasemapKind, Building, BuildingUse, CareCounts, Evaluation, Event,
+    EventSource, EventStatus, HandlingLevel, House, HouseUse, Layer, Level, Population,
+    PopulationCounts, Transition, Worker, WorkerRole, STORAGE_SRID,
 };
 use crate::store::StoreError;
 
@@ -44,6 +44,9 @@ pub(crate) const EVENT_COLUMNS: &str = "code, source, external_id, title, catego
 /// The select list of `event_transition`, in the order [`transition`] decodes (after the code).
 pub(crate) const TRANSITION_COLUMNS: &str =
     "event_code, at, from_status, to_status, actor, level, department, note";
+
+/// The select list of `basemap`, in the order [`basemap`] decodes.
+pub(crate) const BASEMAP_COLUMNS: &str = "code, kind, name, ST_AsBinary(geom)";
 
 /// EWKB with the storage SRID, as `ST_GeomFromEWKB` reads it.
 pub(crate) fn ewkb(geometry: Geometry<f64>) -> Result<Vec<u8>, StoreError> {
@@ -124,6 +127,21 @@ pub(crate) fn area(row: &Row) -> Result<Area, StoreError> {
         valid_to: col(row, 12, r)?,
         code,
     })
+}
+
+/// Decodes a row of [`BASEMAP_COLUMNS`].
+pub(crate) fn basemap(row: &Row) -> Result<BasemapFeature, StoreError> {
+    let code: String = col(row, 0, "basemap")?;
+    let record = format!("basemap feature {code}");
+    let r = record.as_str();
+    let kind = parsed(
+        col::<String>(row, 1, r)?,
+        |s| BasemapKind::parse(s),
+        "kind",
+        r,
+    )?;
+    let geom = geometry(col(row, 3, r)?).map_err(data_error(r))?;
+    BasemapFeature::new(code, kind, col(row, 2, r)?, geom).map_err(|e| data_error(r)(e.to_string()))
 }
 
 /// Decodes a row of [`BUILDING_COLUMNS`].

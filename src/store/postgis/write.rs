@@ -19,7 +19,9 @@ use tokio_postgres::types::ToSql;
 use super::copy;
 use super::error::{pool_error, query_error, write_error};
 use super::rows::ewkb;
-use crate::model::{Area, Building, Change, Event, House, Population, Worker, WorkerFix};
+use crate::model::{
+    Area, BasemapFeature, Building, Change, Event, House, Population, Worker, WorkerFix,
+};
 use crate::store::StoreError;
 
 /// Rows per statement: large enough that round trips do not matter, small enough that one
@@ -89,11 +91,16 @@ async fn write_run(tx: &Transaction<'_>, run: &[Change]) -> Result<(), StoreErro
             let events = latest_of!(run, Change::UpsertEvent, code);
             chunked(&events, |chunk| upsert_events(tx, chunk)).await
         }
+        Change::UpsertBasemap(_) => {
+            let features = latest_of!(run, Change::UpsertBasemap, code);
+            chunked(&features, |chunk| upsert_basemap(tx, chunk)).await
+        }
         Change::InsertFix(_) => insert_fixes(tx, &fixes_of(run)).await,
         Change::DeleteArea(_) => delete(tx, "area", &deleted_codes(run)).await,
         Change::DeleteBuilding(_) => delete(tx, "building", &deleted_codes(run)).await,
         Change::DeleteHouse(_) => delete(tx, "house", &deleted_codes(run)).await,
         Change::DeleteWorker(_) => delete(tx, "worker", &deleted_codes(run)).await,
+        Change::DeleteBasemap(_) => delete(tx, "basemap", &deleted_codes(run)).await,
     }
 }
 
@@ -113,7 +120,8 @@ fn deleted_codes(run: &[Change]) -> Vec<&str> {
             Change::DeleteArea(code)
             | Change::DeleteBuilding(code)
             | Change::DeleteHouse(code)
-            | Change::DeleteWorker(code) => Some(code.as_str()),
+            | Change::DeleteWorker(code)
+            | Change::DeleteBasemap(code) => Some(code.as_str()),
             _ => None,
         })
         .collect()
@@ -337,6 +345,34 @@ async fn upsert_buildings(tx: &Transaction<'_>, buildings: &[&Building]) -> Resu
                 &grid,
             ],
         )
+        .await
+}
+
+const BASEMAP_WRITE: BulkWrite = BulkWrite {
+    table: "basemap",
+    conflict_key: "code",
+    columns: &[
+        ("code", "text"),
+        ("kind", "text"),
+        ("name", "text"),
+        ("geom", "geometry"),
+    ],
+    on_conflict: OnConflict::Update,
+};
+
+async fn upsert_basemap(
+    tx: &Transaction<'_>,
+    features: &[&BasemapFeature],
+) -> Result<(), StoreError> {
+    let code: Vec<&str> = features.iter().map(|f| f.code.as_str()).collect();
+    let kind: Vec<&str> = features.iter().map(|f| f.kind.as_str()).collect();
+    let name: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
+    let geom = features
+        .iter()
+        .map(|f| ewkb(f.geometry.to_geometry()))
+        .collect::<Result<Vec<_>, _>>()?;
+    BASEMAP_WRITE
+        .execute(tx, &[&code, &kind, &name, &geom])
         .await
 }
 

@@ -1,0 +1,99 @@
+//! The caller of a map request (tiles, TileJSON, styles): anonymous, a bearer token, or an API
+//! key (`?key=` or `X-Api-Key`, see [`super::api_key`]). A credential that does not check out
+//! is refused (401/403), never treated as anonymous.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::Deserialize;
+
+use super::api_key::API_KEY_HEADER;
+use super::auth::Principal;
+use super::error::ApiError;
+use super::AppState;
+use crate::tiles::cache::PUBLIC_SCOPE;
+use crate::tiles::Tileset;
+
+/// Who asks for a map resource, and the key to carry into the URLs handed back when the key
+/// came in the URL (a browser fetching TileJSON, then tiles, can send no header).
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    pub principal: Option<Principal>,
+    pub url_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            let principal = Principal::from_request_parts(parts, state).await?;
+            return Ok(Viewer {
+                principal: Some(principal),
+                url_key: None,
+            });
+        }
+        let url_key = Query::<KeyQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.key)
+            .filter(|k| !k.is_empty());
+        let header_key = parts
+            .headers
+            .get(API_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let Some(key) = header_key.clone().or_else(|| url_key.clone()) else {
+            return Ok(Viewer::default());
+        };
+        let principal = state.api_keys.principal(&key, &parts.headers)?;
+        Ok(Viewer {
+            principal: Some(principal),
+            url_key: if header_key.is_some() { None } else { url_key },
+        })
+    }
+}
+
+impl Viewer {
+    /// The cache scope: the jurisdiction code, or `public` for anonymous callers.
+    pub fn scope(&self) -> String {
+        self.principal
+            .as_ref()
+            .map_or_else(|| PUBLIC_SCOPE.to_string(), |p| p.scope.clone())
+    }
+
+    /// Whether the caller holds a credential (its answers depend on its scope).
+    pub fn is_known(&self) -> bool {
+        self.principal.is_some()
+    }
+
+    /// Whether `code` is inside what the caller may see (anonymous callers see all of a public
+    /// tileset).
+    pub fn covers(&self, code: &str) -> bool {
+        self.principal.as_ref().is_none_or(|p| p.covers(code))
+    }
+
+    /// Ok when the caller may read `tileset`.
+    pub fn check(&self, tileset: &Tileset) -> Result<(), ApiError> {
+        if tileset.public || self.is_known() {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized(format!(
+                "tileset {} is not public: send `Authorization: Bearer <token>`, or an API key as ?key= or X-Api-Key",
+                tileset.name
+            )))
+        }
+    }
+
+    /// `(name, value)` pairs to add to the query of URLs handed back to this caller.
+    pub fn url_params(&self) -> Vec<(&'static str, String)> {
+        self.url_key.iter().map(|k| ("key", k.clone())).collect()
+    }
+}

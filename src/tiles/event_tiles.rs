@@ -1,0 +1,280 @@
+//! The features of event layers (`event_clusters`, `event_points`, `heatmap`), read from the
+//! snapshot's event store under the request's [`EventFilter`].
+//!
+//! The rules:
+//! - positions are the store's quantized world units brought into the tile with exact integer
+//!   arithmetic ([`WorldPoint::in_tile`]), so a point never lands in the wrong cell or tile;
+//! - points and clusters come from the tile only (a cluster's mean lies inside its cell), so
+//!   nothing outside the tile plus buffer is ever written;
+//! - square heatmap cells are points at the cell centres with `count` (weights for MapLibre's
+//!   heatmap layer); empty cells are left out;
+//! - H3 hexagons are the cells whose centre lies in the tile ([`EventStore::count_in_h3`]),
+//!   drawn whole and clipped to the tile plus the layer's buffer, with `h3` (the index in hex)
+//!   and `count`;
+//! - feature ids: an event's id is [`feature_id`] of its code; a square cell's is its row-major
+//!   index in the zoom's grid of cells; a hexagon's is its H3 index.
+
+use geo_types::{coord, Coord, MultiPolygon, Rect};
+
+use super::clip::clip_polygon;
+use super::encode::{TagValue, TileFeature, TileGeometry};
+use super::feature_id::feature_id;
+use super::simplified::rounded_polygon;
+use super::tile_id::{TileCrs, TileId};
+use super::tileset::{LayerDef, Source, EXTENT, UNITS_PER_PX};
+use crate::engine::events::{Card, EventFilter, EventPoint, WorldPoint};
+use crate::engine::EventStore;
+use crate::model::EventStatus;
+
+/// How heatmap counts are binned (`?bin=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeatmapBin {
+    /// `cells_per_side²` square cells per tile, sent as weighted points.
+    #[default]
+    Square,
+    /// H3 hexagons at [`crate::engine::events::h3_resolution`] of the zoom.
+    H3,
+}
+
+impl HeatmapBin {
+    /// Parses `square` or `h3`.
+    pub fn parse(s: &str) -> Option<HeatmapBin> {
+        match s {
+            "square" => Some(HeatmapBin::Square),
+            "h3" => Some(HeatmapBin::H3),
+            _ => None,
+        }
+    }
+}
+
+/// What the event layers of a tile show: the events the filter keeps (the caller's
+/// jurisdiction is in its area prefixes) and how the heatmap bins them.
+#[derive(Debug, Clone)]
+pub struct EventTileQuery {
+    pub filter: EventFilter,
+    pub bin: HeatmapBin,
+}
+
+impl EventTileQuery {
+    /// Every event, square bins, overdue judged at `now`.
+    pub fn everything(now: chrono::DateTime<chrono::Utc>) -> EventTileQuery {
+        EventTileQuery {
+            filter: EventFilter::at(now),
+            bin: HeatmapBin::Square,
+        }
+    }
+}
+
+/// The features of one event layer in `tile`. Event tiles are cut in the WGS84 grid only: in
+/// another grid the layer is empty (the HTTP layer refuses `?crs=` for them).
+pub fn event_features(
+    events: &EventStore,
+    def: &LayerDef,
+    tile: TileId,
+    crs: TileCrs,
+    query: &EventTileQuery,
+) -> Vec<TileFeature> {
+    if crs != TileCrs::Wgs84 {
+        return Vec::new();
+    }
+    match (def.source, query.bin) {
+        (Source::EventPoints, _) => point_features(events, def, tile, &query.filter),
+        (Source::EventClusters, _) => cluster_features(events, def, tile, &query.filter),
+        (Source::Heatmap, HeatmapBin::Square) => square_features(events, def, tile, &query.filter),
+        (Source::Heatmap, HeatmapBin::H3) => hexagon_features(events, def, tile, &query.filter),
+        _ => Vec::new(),
+    }
+}
+
+/// A position in tile units (exact).
+fn in_tile(p: WorldPoint, tile: TileId) -> Coord<f64> {
+    let (x, y) = p.in_tile(tile, EXTENT);
+    coord! {x: x as f64, y: y as f64}
+}
+
+/// The row-major index of square cell (cx, cy) of `tile` in the zoom's grid of cells.
+fn cell_id(tile: TileId, side: u32, (cx, cy): (u32, u32)) -> u64 {
+    let across = (1u64 << tile.z) * u64::from(side);
+    let gx = u64::from(tile.x) * u64::from(side) + u64::from(cx);
+    let gy = u64::from(tile.y) * u64::from(side) + u64::from(cy);
+    gy.wrapping_mul(across).wrapping_add(gx)
+}
+
+/// The tags `def` lists, in its order.
+fn listed(all: Vec<(&'static str, TagValue)>, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
+    let mut tags: Vec<_> = all
+        .into_iter()
+        .filter(|(k, _)| def.has_attribute(k))
+        .collect();
+    tags.sort_by_key(|(k, _)| def.attributes.iter().position(|a| a == k));
+    tags
+}
+
+fn point(id: u64, at: Coord<f64>, tags: Vec<(&'static str, TagValue)>) -> TileFeature {
+    TileFeature {
+        id,
+        geometry: TileGeometry::Points(vec![at]),
+        tags,
+        size: 1.0,
+        keep: false,
+    }
+}
+
+fn card_str(card: Card) -> &'static str {
+    match card {
+        Card::None => "none",
+        Card::Yellow => "yellow",
+        Card::Red => "red",
+    }
+}
+
+fn event_tags(e: &EventPoint<'_>, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
+    let text = |s: &str| TagValue::Text(s.to_string());
+    let flag = |b: bool| TagValue::Int(i64::from(b));
+    listed(
+        vec![
+            ("code", text(&e.code)),
+            ("status", text(e.status.as_str())),
+            ("category", text(e.category)),
+            ("source", text(e.source.as_str())),
+            ("level", text(e.level.as_str())),
+            ("overdue", flag(e.overdue)),
+            ("card", text(card_str(e.card))),
+            ("outside_grid", flag(e.outside_grid)),
+        ],
+        def,
+    )
+}
+
+fn point_features(
+    events: &EventStore,
+    def: &LayerDef,
+    tile: TileId,
+    filter: &EventFilter,
+) -> Vec<TileFeature> {
+    events
+        .points(tile, filter)
+        .iter()
+        .map(|e| point(feature_id(&e.code), in_tile(e.at, tile), event_tags(e, def)))
+        .collect()
+}
+
+fn cluster_features(
+    events: &EventStore,
+    def: &LayerDef,
+    tile: TileId,
+    filter: &EventFilter,
+) -> Vec<TileFeature> {
+    let side = def.cells_per_side;
+    let Ok(clusters) = events.clusters(tile, side, filter) else {
+        return Vec::new();
+    };
+    clusters
+        .iter()
+        .map(|c| {
+            let mut all = vec![("count", TagValue::Int(i64::from(c.count)))];
+            all.extend(
+                EventStatus::ALL
+                    .iter()
+                    .zip(c.by_status)
+                    .map(|(s, n)| (s.as_str(), TagValue::Int(i64::from(n)))),
+            );
+            let mut f = point(
+                cell_id(tile, side, c.cell),
+                in_tile(c.center, tile),
+                listed(all, def),
+            );
+            f.size = f64::from(c.count);
+            f
+        })
+        .collect()
+}
+
+fn square_features(
+    events: &EventStore,
+    def: &LayerDef,
+    tile: TileId,
+    filter: &EventFilter,
+) -> Vec<TileFeature> {
+    let side = def.cells_per_side;
+    let Ok(bins) = events.count_in_bins(tile, side, filter) else {
+        return Vec::new();
+    };
+    let unit = f64::from(EXTENT) / f64::from(side);
+    bins.iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(k, &n)| {
+            let cell = ((k as u32) % side, (k as u32) / side);
+            let at =
+                coord! {x: (f64::from(cell.0) + 0.5) * unit, y: (f64::from(cell.1) + 0.5) * unit};
+            let mut f = point(
+                cell_id(tile, side, cell),
+                at,
+                listed(vec![("count", TagValue::Int(i64::from(n)))], def),
+            );
+            f.size = f64::from(n);
+            f
+        })
+        .collect()
+}
+
+fn hexagon_features(
+    events: &EventStore,
+    def: &LayerDef,
+    tile: TileId,
+    filter: &EventFilter,
+) -> Vec<TileFeature> {
+    let frame = tile.frame_in(EXTENT, TileCrs::Wgs84);
+    let b = (def.buffer_px * UNITS_PER_PX).round();
+    let e = f64::from(EXTENT);
+    let clip = Rect::new(coord! {x: -b, y: -b}, coord! {x: e + b, y: e + b});
+    events
+        .count_in_h3(tile, filter)
+        .into_iter()
+        .filter_map(|(cell, n)| {
+            let ring: Vec<Coord<f64>> = cell
+                .boundary()
+                .iter()
+                .map(|ll| frame.project(ll.lng(), ll.lat()))
+                .collect();
+            let parts = clip_polygon(rounded_polygon(vec![ring])?, clip);
+            if parts.0.is_empty() {
+                return None;
+            }
+            Some(TileFeature {
+                id: u64::from(cell),
+                geometry: TileGeometry::Polygons(MultiPolygon::new(parts.0)),
+                tags: listed(
+                    vec![
+                        ("h3", TagValue::Text(cell.to_string())),
+                        ("count", TagValue::Int(i64::from(n))),
+                    ],
+                    def,
+                ),
+                size: f64::from(n),
+                keep: false,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_ids_are_unique_across_neighbouring_tiles() {
+        let a = TileId::new(10, 5, 7).expect("tile");
+        let b = TileId::new(10, 6, 7).expect("tile");
+        assert_ne!(cell_id(a, 64, (63, 0)), cell_id(b, 64, (0, 0)));
+        assert_eq!(cell_id(a, 64, (63, 0)) + 1, cell_id(b, 64, (0, 0)));
+    }
+
+    #[test]
+    fn bins_parse() {
+        assert_eq!(HeatmapBin::parse("h3"), Some(HeatmapBin::H3));
+        assert_eq!(HeatmapBin::parse("square"), Some(HeatmapBin::Square));
+        assert_eq!(HeatmapBin::parse("hex"), None);
+    }
+}
