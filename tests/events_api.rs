@@ -47,6 +47,7 @@ fn set(codes: &[String]) -> BTreeSet<String> {
 async fn idempotent_ingest(server: &Server) {
     let device = common::token("410611", &[Role::Device]);
     let before = server.store.counts().await.expect("counts").events;
+    let in_engine = server.engine.snapshot().events().len();
     let batch: Vec<Value> = grid_points(server, "410611", 10)
         .into_iter()
         .enumerate()
@@ -80,7 +81,8 @@ async fn idempotent_ingest(server: &Server) {
         codes.iter().all(|c| c.starts_with("E20310531")),
         "{codes:?}"
     );
-    // The engine's event store saw each once, too.
+    // The engine's event store (event and heatmap tiles) got each once, too.
+    assert_eq!(server.engine.snapshot().events().len(), in_engine + 10);
     let listed = all_pages(server, &device, &format!("from={WINDOW_FROM}"), 100).await;
     assert_eq!(set(&listed), set(&codes));
     // A single retried object answers 200 with the stored code, a new one 201.
@@ -619,5 +621,52 @@ async fn import_continues_after_api_codes_postgis() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = postgis_server().await;
     import_after_ingest(&server, dir.path()).await;
+    server.stop().await.expect("stop");
+}
+
+/// A point outside every grid (its grid removed) is accepted, flagged and assigned as deep as
+/// the remaining areas go.
+async fn outside_grid(server: &Server) {
+    let admin = common::token("410600", &[Role::Admin]);
+    let snap = server.engine.snapshot();
+    let (point, grid) = grid_points(server, "410611", 40)
+        .into_iter()
+        .find(|(_, g)| snap.children(g).is_empty())
+        .expect("a grid without micro-grids");
+    let community = snap
+        .area(&grid)
+        .and_then(|a| a.parent_code.clone())
+        .expect("parent");
+    drop(snap);
+    let change = gridmap::model::Change::DeleteArea(grid.clone());
+    server
+        .store
+        .apply(std::slice::from_ref(&change))
+        .await
+        .expect("delete the grid");
+    server.apply(&[change]);
+    let r = post(server, "/api/events", &admin, &event("og-1", point)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code = r.body["code"].as_str().expect("code");
+    let d = get(server, &format!("/api/events/{code}"), &admin)
+        .await
+        .body;
+    assert_eq!(d["place"]["outside_grid"], true);
+    assert_eq!(d["place"]["area_code"], community.as_str());
+    assert_eq!(d["place"]["chain"][0]["code"], community.as_str());
+}
+
+#[tokio::test]
+async fn outside_every_grid_is_accepted_and_flagged_gpkg() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = gpkg_server(&dir).await;
+    outside_grid(&server).await;
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn outside_every_grid_is_accepted_and_flagged_postgis() {
+    let server = postgis_server().await;
+    outside_grid(&server).await;
     server.stop().await.expect("stop");
 }

@@ -107,6 +107,16 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn the_config_file_takes_an_event_deadlines_table() {
+        let text = "[event_deadlines.default]\ncity = 300\n[event_deadlines.category.\"0102\"]\ncommunity = 6\n";
+        let file: crate::config::FileConfig = toml::from_str(text).expect("config");
+        let d = Deadlines::with_overrides(&file.event_deadlines.expect("table")).expect("merged");
+        assert_eq!(d.hours("0102", HandlingLevel::Community), 6);
+        assert_eq!(d.hours("9999", HandlingLevel::City), 300);
+        assert_eq!(d.hours("0101", HandlingLevel::City), 240);
+    }
+
+    #[test]
     fn deadline_runs_from_the_report() {
         let at = Utc
             .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)

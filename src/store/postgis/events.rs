@@ -339,6 +339,17 @@ pub(crate) async fn transition(
     Ok(true)
 }
 
+/// The smallest string above every string starting with `prefix` (letters and digits only),
+/// or `None` when there is none to give.
+fn prefix_upper(prefix: &str) -> Option<String> {
+    let last = prefix.chars().last()?;
+    let next = match last {
+        '0'..='8' | 'A'..='Y' | 'a'..='y' => char::from(u8::try_from(last).ok()? + 1),
+        _ => return None,
+    };
+    Some(format!("{}{next}", &prefix[..prefix.len() - 1]))
+}
+
 /// See [`crate::store::Store::query_events`].
 pub(crate) async fn query(pool: &Pool, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
@@ -347,11 +358,14 @@ pub(crate) async fn query(pool: &Pool, q: &EventQuery) -> Result<Vec<Event>, Sto
         params.push(value);
         format!("${}", params.len())
     };
-    let scope = bind(Box::new(format!("{}%", q.scope_prefix)));
-    clauses.push(format!("area_code LIKE {scope}"));
-    if let Some(area) = &q.area_prefix {
-        let p = bind(Box::new(format!("{area}%")));
-        clauses.push(format!("area_code LIKE {p}"));
+    for prefix in std::iter::once(&q.scope_prefix).chain(&q.area_prefix) {
+        let like = bind(Box::new(format!("{prefix}%")));
+        clauses.push(format!("area_code LIKE {like}"));
+        // The same prefix as a range, which the btree on area_code serves in any collation.
+        if let Some(upper) = prefix_upper(prefix) {
+            let (low, high) = (bind(Box::new(prefix.clone())), bind(Box::new(upper)));
+            clauses.push(format!("area_code >= {low} AND area_code < {high}"));
+        }
     }
     if let Some([w, s, e, n]) = q.bbox {
         let (w, s, e, n) = (
@@ -416,4 +430,17 @@ pub(crate) async fn query(pool: &Pool, q: &EventQuery) -> Result<Vec<Event>, Sto
         .await
         .map_err(|e| query_error("cannot query events", &e))?;
     found.iter().map(rows::event).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper;
+
+    #[test]
+    fn prefix_ranges() {
+        assert_eq!(prefix_upper("4106").as_deref(), Some("4107"));
+        assert_eq!(prefix_upper("410611001F0").as_deref(), Some("410611001F1"));
+        assert_eq!(prefix_upper("41069"), None);
+        assert_eq!(prefix_upper(""), None);
+    }
 }
