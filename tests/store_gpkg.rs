@@ -452,7 +452,10 @@ async fn open_on_a_new_path_creates_a_valid_geopackage() {
         &conn,
         "SELECT table_name FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index' ORDER BY table_name",
     );
-    assert_eq!(rtrees, ["area", "basemap", "building", "event", "worker_fix"]);
+    assert_eq!(
+        rtrees,
+        ["area", "basemap", "building", "event", "worker_fix"]
+    );
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .expect("integrity");

@@ -42,7 +42,7 @@ fn code_param() -> Value {
 fn tileset_param() -> Value {
     json!({
         "name": "tileset", "in": "path", "required": true,
-        "description": "Tileset name, as GET /tiles lists them (boundaries, buildings, basemap)",
+        "description": "Tileset name, as GET /tiles lists them (boundaries, buildings, basemap, events, heatmap)",
         "schema": {"type": "string"}
     })
 }
@@ -56,10 +56,43 @@ fn tile_crs_param() -> Value {
     })
 }
 
-fn tile_params() -> Value {
+/// The event filters of the `events` and `heatmap` tile paths (part of the cache key).
+fn event_filter_params() -> [Value; 5] {
+    let q = |name: &str, description: &str| {
+        json!({
+            "name": name, "in": "query", "required": false, "schema": {"type": "string"},
+            "description": description
+        })
+    };
+    [
+        q("from", "events/heatmap: reported at or after this (RFC 3339, or YYYY-MM-DD for the start of that UTC day)"),
+        q("to", "events/heatmap: reported before this (RFC 3339), or on or before this day (YYYY-MM-DD)"),
+        q("status", "events/heatmap: comma list of statuses (reported, registered, dispatched, handling, feedback, closed, evaluated)"),
+        q("category", "events/heatmap: comma list of category codes (exact match)"),
+        q("bin", "heatmap only: square (default; points at cell centres with count) or h3 (hexagon polygons with h3 and count)"),
+    ]
+}
+
+/// The parameters of the TileJSON path: the tileset, the grid and the event filters.
+fn tilejson_params() -> Value {
+    let [from, to, status, category, bin] = event_filter_params();
     json!([
         tileset_param(),
         tile_crs_param(),
+        from,
+        to,
+        status,
+        category,
+        bin
+    ])
+}
+
+fn tile_params() -> Value {
+    let [from, to, status, category, bin] = event_filter_params();
+    json!([
+        tileset_param(),
+        tile_crs_param(),
+        from, to, status, category, bin,
         {"name": "z", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": 22}},
         {"name": "x", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0},
          "description": "column, below 2^z"},
@@ -89,10 +122,10 @@ fn tile_paths() -> Value {
             "summary": "TileJSON 3.0.0 of a tileset; tile URLs are absolute (public_url, else X-Forwarded-Proto/X-Forwarded-Host or Host)",
             "description": "Anonymous callers may read public tilesets only.",
             "security": map_security(),
-            "parameters": [tileset_param(), tile_crs_param()],
+            "parameters": tilejson_params(),
             "responses": {
                 "200": {"description": "TileJSON", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "400": error_response("bad_crs: crs other than wgs84 or gcj02"),
+                "400": error_response("bad_crs: crs other than wgs84 or gcj02 (events/heatmap: wgs84 only); bad_filter: a bad from, to, status, category or bin"),
                 "401": error_response("a private tileset without a token or key, an invalid token, or bad_api_key"),
                 "403": error_response("key_origin: the API key is bound to other web origins"),
                 "404": error_response("unknown_tileset")
@@ -107,7 +140,7 @@ fn tile_paths() -> Value {
                 "200": {"description": "the tile", "content": {"application/vnd.mapbox-vector-tile": {}}},
                 "204": {"description": "empty tile, or zoom outside the tileset's range"},
                 "304": {"description": "the client's copy (If-None-Match) is current"},
-                "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid; bad_crs: crs other than wgs84 or gcj02"),
+                "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid; bad_crs: crs other than wgs84 or gcj02 (events/heatmap: wgs84 only); bad_filter: a bad from, to, status, category or bin"),
                 "401": error_response("a private tileset without a token or key, an invalid token, or bad_api_key"),
                 "403": error_response("key_origin: the API key is bound to other web origins"),
                 "404": error_response("unknown_tileset")

@@ -73,6 +73,10 @@ pub fn query_suffix(params: &[(&str, String)]) -> String {
     format!("?{encoded}")
 }
 
+/// How long a cached event tile may be served: its points carry the overdue flag and the card
+/// judged when it was cut, and those change with the clock, not only with edits.
+const EVENT_TILE_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn unknown_tileset(name: &str) -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
@@ -461,6 +465,7 @@ async fn cached_tile(
         scope: viewer.scope(),
         crs,
     };
+    let event_based = events.is_some();
     let filters = events
         .as_ref()
         .map(EventParams::canonical)
@@ -492,6 +497,10 @@ async fn cached_tile(
     })
     .await
     .map_err(|e| tile_failed(format!("tile rendering stopped: {e}")))??;
+    let mut rendered = rendered;
+    if event_based {
+        rendered.fresh_until = Some(std::time::Instant::now() + EVENT_TILE_FRESHNESS);
+    }
     let tile = Arc::new(rendered);
     state.tile_cache.store(ticket, tile.clone());
     Ok(tile)
@@ -630,6 +639,71 @@ mod tests {
         assert_eq!(e("identity"), Coding::Identity);
         assert_eq!(e("*"), Coding::Brotli);
         assert_eq!(e("*;q=0"), Coding::Identity);
+    }
+
+    fn heatmap() -> Tileset {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tiles/tilesets.toml");
+        crate::tiles::Tilesets::load(&path)
+            .expect("tilesets")
+            .get("heatmap")
+            .expect("heatmap")
+            .clone()
+    }
+
+    #[test]
+    fn event_filters_have_one_canonical_form() {
+        let q = |status: &str, category: &str| TileQuery {
+            status: Some(status.into()),
+            category: Some(category.into()),
+            from: Some("2026-10-01".into()),
+            to: Some("2026-10-31".into()),
+            ..TileQuery::default()
+        };
+        let a = q("reported,closed", "0102,0101")
+            .event_params(&heatmap())
+            .expect("ok");
+        let b = q(" closed,reported,closed", "0101,0102,")
+            .event_params(&heatmap())
+            .expect("ok");
+        assert_eq!(a.canonical(), b.canonical());
+        assert_eq!(
+            a.to.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-01T00:00:00+00:00"),
+            "a day as `to` includes that day"
+        );
+        let c = q("reported", "0102,0101")
+            .event_params(&heatmap())
+            .expect("ok");
+        assert_ne!(a.canonical(), c.canonical());
+    }
+
+    #[test]
+    fn bad_event_filters_are_refused_with_bad_filter() {
+        let refused = |q: TileQuery| q.event_params(&heatmap()).expect_err("refused").code;
+        let status = |s: &str| TileQuery {
+            status: Some(s.into()),
+            ..TileQuery::default()
+        };
+        assert_eq!(refused(status("open")), "bad_filter");
+        let from = TileQuery {
+            from: Some("2026-13-01".into()),
+            ..TileQuery::default()
+        };
+        assert_eq!(refused(from), "bad_filter");
+        let bin = TileQuery {
+            bin: Some("hexagon".into()),
+            ..TileQuery::default()
+        };
+        assert_eq!(refused(bin), "bad_filter");
+        let rfc = TileQuery {
+            from: Some("2026-10-01T08:00:00+08:00".into()),
+            ..TileQuery::default()
+        };
+        let p = rfc.event_params(&heatmap()).expect("ok");
+        assert_eq!(
+            p.from.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-10-01T00:00:00+00:00")
+        );
     }
 
     #[test]

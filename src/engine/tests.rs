@@ -783,5 +783,8 @@ fn city_extent_follows_the_city_and_its_edits() {
         extent(&engine),
         Some((coord! {x: 114.0, y: 35.6}, coord! {x: 114.4, y: 35.8}))
     );
-    assert_eq!(Engine::new(Dataset::default()).snapshot().city_extent(), None);
+    assert_eq!(
+        Engine::new(Dataset::default()).snapshot().city_extent(),
+        None
+    );
 }

@@ -107,6 +107,10 @@ pub struct CachedTile {
     pub brotli: Bytes,
     /// Strong ETag (quoted) computed from the uncompressed bytes.
     pub etag: String,
+    /// When the cache must stop answering with this tile although nothing it holds was
+    /// edited: tiles that carry values judged at render time (an event's overdue flag and
+    /// card) go stale as the clock runs. `None`: fresh until an edit invalidates it.
+    pub fresh_until: Option<std::time::Instant>,
 }
 
 impl CachedTile {
@@ -124,6 +128,7 @@ impl CachedTile {
             gzip: Bytes::from(gzip),
             brotli: Bytes::from(brotli),
             etag,
+            fresh_until: None,
         })
     }
 
@@ -143,6 +148,7 @@ impl CachedTile {
             brotli: compressed(Coding::Brotli, brotli)?,
             identity: Bytes::from(raw),
             etag,
+            fresh_until: None,
         })
     }
 
@@ -227,6 +233,13 @@ impl State {
         self.tick += 1;
         let tick = self.tick;
         let (tile, used) = self.entries.get_mut(key)?;
+        if tile
+            .fresh_until
+            .is_some_and(|t| std::time::Instant::now() >= t)
+        {
+            self.remove(key);
+            return None;
+        }
         let old = std::mem::replace(used, tick);
         let tile = tile.clone();
         self.order.remove(&old);
@@ -757,6 +770,22 @@ mod tests {
     }
 
     #[test]
+    fn a_tile_past_its_freshness_is_a_miss() {
+        let cache = TileCache::new(1 << 20);
+        let (a, b) = (addr(14, 1, 2, PUBLIC_SCOPE), addr(14, 1, 3, PUBLIC_SCOPE));
+        let now = std::time::Instant::now();
+        let mut stale = CachedTile::encode(b"x".to_vec()).expect("encode");
+        stale.fresh_until = Some(now);
+        let mut fresh = stale.clone();
+        fresh.fresh_until = Some(now + std::time::Duration::from_secs(3600));
+        cache.store(miss(&cache, &a), Arc::new(stale));
+        cache.store(miss(&cache, &b), Arc::new(fresh));
+        assert!(matches!(cache.lookup(&a), Lookup::Miss(_)));
+        assert!(!cache.contains(&a), "the stale tile is dropped");
+        assert!(matches!(cache.lookup(&b), Lookup::Hit(_)));
+    }
+
+    #[test]
     fn a_render_that_raced_an_invalidation_is_not_stored() {
         let cache = TileCache::new(1 << 20);
         let a = addr(14, 1, 2, PUBLIC_SCOPE);
@@ -828,6 +857,80 @@ mod tests {
         cache.invalidate(&sets(), &[point]);
         assert!(!cache.contains(&gcj));
         assert!(cache.contains(&far));
+    }
+
+    #[test]
+    fn event_points_drop_event_tiles_of_every_filter_and_nothing_else() {
+        let cache = TileCache::new(1 << 20);
+        let (lon, lat) = (114.297, 35.748);
+        let p = WorldPoint::from_lonlat(lon, lat);
+        let here = crate::tiles::TileId::containing(14, lon, lat).expect("tile");
+        let at = |tileset: &str, dx: u32| TileAddr {
+            tileset: tileset.into(),
+            ..addr(14, here.x + dx, here.y, "410600")
+        };
+        let filtered = "status=closed";
+        for a in [at("events", 0), at("heatmap", 0), at("events", 3)] {
+            cache.store(cache_miss_filtered(&cache, &a, ""), tile(b"x"));
+            cache.store(cache_miss_filtered(&cache, &a, filtered), tile(b"x"));
+        }
+        cache.store(miss(&cache, &at("boundaries", 0)), tile(b"x"));
+        cache.invalidate_points(&sets(), &[p]);
+        for f in ["", filtered] {
+            assert!(!cache.contains_filtered(&at("events", 0), f));
+            assert!(!cache.contains_filtered(&at("heatmap", 0), f));
+            assert!(cache.contains_filtered(&at("events", 3), f));
+        }
+        assert!(cache.contains(&at("boundaries", 0)));
+    }
+
+    #[test]
+    fn area_boxes_leave_event_tiles_alone() {
+        let cache = TileCache::new(1 << 20);
+        let (lon, lat) = (114.297, 35.748);
+        let here = crate::tiles::TileId::containing(14, lon, lat).expect("tile");
+        let events = TileAddr {
+            tileset: "events".into(),
+            ..addr(14, here.x, here.y, "410600")
+        };
+        cache.store(miss(&cache, &events), tile(b"x"));
+        let point = Rect::new(coord! {x: lon, y: lat}, coord! {x: lon, y: lat});
+        cache.invalidate(&sets(), &[point]);
+        assert!(cache.contains(&events));
+    }
+
+    #[test]
+    fn h3_reach_covers_the_engine_margin_at_every_zoom() {
+        let set = sets();
+        let heatmap = set.get("heatmap").expect("heatmap");
+        let events = set.get("events").expect("events");
+        let p = WorldPoint::from_lonlat(114.297, 35.748);
+        for z in heatmap.minzoom..=heatmap.maxzoom {
+            let res = h3o::Resolution::try_from(h3_resolution(z)).expect("res");
+            let reach = event_reach_units(heatmap, z, &[p]);
+            // Three edges in world units at Hebi's latitude, as the engine scans.
+            let per_m = 4_294_967_296.0 / (2.0 * HALF_WORLD_M) / 35.75f64.to_radians().cos();
+            assert!(
+                f64::from(reach) >= 3.0 * res.edge_length_m() * per_m,
+                "z{z}"
+            );
+            assert_eq!(event_reach_units(events, z, &[p]), 0);
+        }
+        // A point one unit west of a tile's edge reaches that tile only through the margin.
+        let t = crate::tiles::TileId::containing(12, 114.297, 35.748).expect("tile");
+        let edge = WorldPoint {
+            x: (t.x << 20) - 1,
+            y: t.y << 20,
+        };
+        assert!(tiles_within(edge, 12, 0).all(|(x, _)| x == t.x - 1));
+        assert!(tiles_within(edge, 12, 2).any(|(x, y)| (x, y) == (t.x, t.y)));
+    }
+
+    fn cache_miss_filtered(cache: &TileCache, a: &TileAddr, filters: &str) -> Ticket {
+        match cache.lookup_filtered(a, filters) {
+            Lookup::Miss(t) => t,
+            Lookup::Hit(_) => panic!("unexpected hit for {a:?}"),
+        }
     }
 
     #[test]

@@ -33,4 +33,3 @@ fn field_type(source: Source, attribute: &str) -> &'static str {
         _ => "String",
     }
 }
-

@@ -193,7 +193,8 @@ impl Store for GpkgStore {
 
     async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError> {
         let prefix = prefix.to_string();
-        self.read(move |conn| events::last_code(conn, &prefix)).await
+        self.read(move |conn| events::last_code(conn, &prefix))
+            .await
     }
 
     fn subscribe(&self) -> Option<mpsc::Receiver<Change>> {
