@@ -10,15 +10,14 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::{Pool, Transaction};
-use geo_types::Geometry;
 use tokio_postgres::types::ToSql;
 
 use super::copy;
 use super::error::{pool_error, query_error, write_error};
 use super::read::{self, Filter};
-use super::rows::{self, ewkb, EVENT_COLUMNS};
+use super::rows::{self, EVENT_COLUMNS};
+use super::write::EventColumns;
 use crate::model::{Event, EventSource};
 use crate::store::event_query::{code_day_prefix, next_code, EventQuery, Ingested};
 use crate::store::StoreError;
@@ -202,57 +201,10 @@ async fn insert(tx: &Transaction<'_>, events: &[Event]) -> Result<Vec<String>, S
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let col = |f: fn(&Event) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
-    let code: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
-    let source: Vec<&str> = events.iter().map(|e| e.source.as_str()).collect();
-    let external = col(|e| e.external_id.clone());
-    let title: Vec<&str> = events.iter().map(|e| e.title.as_str()).collect();
-    let category: Vec<&str> = events.iter().map(|e| e.category.as_str()).collect();
-    let content: Vec<&str> = events.iter().map(|e| e.content.as_str()).collect();
-    let reporter = col(|e| e.reporter_name.clone());
-    let phone = col(|e| e.reporter_phone.clone());
-    let geom = events
-        .iter()
-        .map(|e| ewkb(Geometry::Point(e.location)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let address = col(|e| e.address.clone());
-    let area = col(|e| e.area_code.clone());
-    let outside: Vec<bool> = events.iter().map(|e| e.outside_grid).collect();
-    let status: Vec<&str> = events.iter().map(|e| e.status.as_str()).collect();
-    let level: Vec<&str> = events.iter().map(|e| e.level.as_str()).collect();
-    let department = col(|e| e.department.clone());
-    let reported: Vec<DateTime<Utc>> = events.iter().map(|e| e.reported_at).collect();
-    let deadline: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.deadline).collect();
-    let closed: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.closed_at).collect();
-    let score: Vec<Option<i16>> = events
-        .iter()
-        .map(|e| e.evaluation.as_ref().map(|v| v.score))
-        .collect();
-    let comment = col(|e| e.evaluation.as_ref().and_then(|v| v.comment.clone()));
-    let params: [&(dyn ToSql + Sync); 20] = [
-        &code,
-        &source,
-        &external,
-        &title,
-        &category,
-        &content,
-        &reporter,
-        &phone,
-        &geom,
-        &address,
-        &area,
-        &outside,
-        &status,
-        &level,
-        &department,
-        &reported,
-        &deadline,
-        &closed,
-        &score,
-        &comment,
-    ];
+    let refs: Vec<&Event> = events.iter().collect();
+    let columns = EventColumns::new(&refs)?;
     let rows = tx
-        .query(INSERT_EVENTS, &params)
+        .query(INSERT_EVENTS, &columns.params())
         .await
         .map_err(|e| write_error("event", &e))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())

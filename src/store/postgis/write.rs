@@ -504,67 +504,101 @@ const EVENT_WRITE: BulkWrite = BulkWrite {
     on_conflict: OnConflict::Update,
 };
 
+/// The columns of a batch of events, in the order of [`EVENT_WRITE`]'s columns, as arrays for
+/// one `unnest` statement (shared by the upsert here and the idempotent ingest).
+pub(crate) struct EventColumns<'a> {
+    pub code: Vec<&'a str>,
+    source: Vec<&'a str>,
+    external: Vec<Option<&'a str>>,
+    title: Vec<&'a str>,
+    category: Vec<&'a str>,
+    content: Vec<&'a str>,
+    reporter: Vec<Option<&'a str>>,
+    phone: Vec<Option<&'a str>>,
+    geom: Vec<Vec<u8>>,
+    address: Vec<Option<&'a str>>,
+    area: Vec<Option<&'a str>>,
+    outside: Vec<bool>,
+    status: Vec<&'a str>,
+    level: Vec<&'a str>,
+    department: Vec<Option<&'a str>>,
+    reported: Vec<chrono::DateTime<chrono::Utc>>,
+    deadline: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    closed: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    score: Vec<Option<i16>>,
+    comment: Vec<Option<&'a str>>,
+}
+
+impl<'a> EventColumns<'a> {
+    /// The columns of `events`; fails only when a location cannot be encoded.
+    pub(crate) fn new(events: &[&'a Event]) -> Result<EventColumns<'a>, StoreError> {
+        let text = |f: fn(&'a Event) -> &'a str| events.iter().map(|e| f(e)).collect();
+        let opt = |f: fn(&'a Event) -> Option<&'a str>| events.iter().map(|e| f(e)).collect();
+        Ok(EventColumns {
+            code: text(|e| e.code.as_str()),
+            source: text(|e| e.source.as_str()),
+            external: opt(|e| e.external_id.as_deref()),
+            title: text(|e| e.title.as_str()),
+            category: text(|e| e.category.as_str()),
+            content: text(|e| e.content.as_str()),
+            reporter: opt(|e| e.reporter_name.as_deref()),
+            phone: opt(|e| e.reporter_phone.as_deref()),
+            geom: events
+                .iter()
+                .map(|e| ewkb(Geometry::Point(e.location)))
+                .collect::<Result<Vec<_>, _>>()?,
+            address: opt(|e| e.address.as_deref()),
+            area: opt(|e| e.area_code.as_deref()),
+            outside: events.iter().map(|e| e.outside_grid).collect(),
+            status: text(|e| e.status.as_str()),
+            level: text(|e| e.level.as_str()),
+            department: opt(|e| e.department.as_deref()),
+            reported: events.iter().map(|e| e.reported_at).collect(),
+            deadline: events.iter().map(|e| e.deadline).collect(),
+            closed: events.iter().map(|e| e.closed_at).collect(),
+            score: events
+                .iter()
+                .map(|e| e.evaluation.as_ref().map(|v| v.score))
+                .collect(),
+            comment: opt(|e| e.evaluation.as_ref().and_then(|v| v.comment.as_deref())),
+        })
+    }
+
+    /// The statement parameters, `$1` to `$20`.
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 20] {
+        [
+            &self.code,
+            &self.source,
+            &self.external,
+            &self.title,
+            &self.category,
+            &self.content,
+            &self.reporter,
+            &self.phone,
+            &self.geom,
+            &self.address,
+            &self.area,
+            &self.outside,
+            &self.status,
+            &self.level,
+            &self.department,
+            &self.reported,
+            &self.deadline,
+            &self.closed,
+            &self.score,
+            &self.comment,
+        ]
+    }
+}
+
 /// Upserts events and replaces their transition logs.
 async fn upsert_events(tx: &Transaction<'_>, events: &[&Event]) -> Result<(), StoreError> {
-    let code: Vec<&str> = events.iter().map(|e| e.code.as_str()).collect();
-    let source: Vec<&str> = events.iter().map(|e| e.source.as_str()).collect();
-    let external: Vec<Option<&str>> = events.iter().map(|e| e.external_id.as_deref()).collect();
-    let title: Vec<&str> = events.iter().map(|e| e.title.as_str()).collect();
-    let category: Vec<&str> = events.iter().map(|e| e.category.as_str()).collect();
-    let content: Vec<&str> = events.iter().map(|e| e.content.as_str()).collect();
-    let reporter: Vec<Option<&str>> = events.iter().map(|e| e.reporter_name.as_deref()).collect();
-    let phone: Vec<Option<&str>> = events.iter().map(|e| e.reporter_phone.as_deref()).collect();
-    let geom = events
-        .iter()
-        .map(|e| ewkb(Geometry::Point(e.location)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let address: Vec<Option<&str>> = events.iter().map(|e| e.address.as_deref()).collect();
-    let area: Vec<Option<&str>> = events.iter().map(|e| e.area_code.as_deref()).collect();
-    let outside: Vec<bool> = events.iter().map(|e| e.outside_grid).collect();
-    let status: Vec<&str> = events.iter().map(|e| e.status.as_str()).collect();
-    let level: Vec<&str> = events.iter().map(|e| e.level.as_str()).collect();
-    let department: Vec<Option<&str>> = events.iter().map(|e| e.department.as_deref()).collect();
-    let reported = events.iter().map(|e| e.reported_at).collect::<Vec<_>>();
-    let deadline = events.iter().map(|e| e.deadline).collect::<Vec<_>>();
-    let closed = events.iter().map(|e| e.closed_at).collect::<Vec<_>>();
-    let score: Vec<Option<i16>> = events
-        .iter()
-        .map(|e| e.evaluation.as_ref().map(|v| v.score))
-        .collect();
-    let comment: Vec<Option<&str>> = events
-        .iter()
-        .map(|e| e.evaluation.as_ref().and_then(|v| v.comment.as_deref()))
-        .collect();
-    EVENT_WRITE
-        .execute(
-            tx,
-            &[
-                &code,
-                &source,
-                &external,
-                &title,
-                &category,
-                &content,
-                &reporter,
-                &phone,
-                &geom,
-                &address,
-                &area,
-                &outside,
-                &status,
-                &level,
-                &department,
-                &reported,
-                &deadline,
-                &closed,
-                &score,
-                &comment,
-            ],
-        )
-        .await?;
+    let columns = EventColumns::new(events)?;
+    EVENT_WRITE.execute(tx, &columns.params()).await?;
+    let code = &columns.code;
     tx.execute(
         "DELETE FROM event_transition WHERE event_code = ANY($1)",
-        &[&code],
+        &[code],
     )
     .await
     .map_err(|e| write_error("event transition", &e))?;
