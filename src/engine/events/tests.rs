@@ -527,46 +527,6 @@ fn a_million_events_fit_in_48_bytes_each_and_a_z12_tile_is_quick() {
     }
 }
 
-/// City scale: `cargo test --release --lib ten_million -- --ignored --nocapture`.
-#[test]
-#[ignore = "city scale: 10 M events, minutes in a debug build"]
-fn ten_million_events_resident_size() {
-    let opts = GenerateOptions {
-        scale: Scale::Sample,
-        seed: 5,
-        progress: false,
-        events: Some(10_000_000),
-    };
-    let city = generate::city(&opts).expect("sample city");
-    let mut loader = EventLoader::default();
-    let mut centre = None;
-    for chunk in generate::events(&city, &opts) {
-        centre.get_or_insert(chunk[0].location);
-        loader.push(chunk);
-    }
-    let started = Instant::now();
-    let store = loader.finish();
-    let built = started.elapsed();
-    let per_event = store.resident_bytes() as f64 / store.len() as f64;
-    eprintln!("10 M events: {per_event:.2} bytes/event, partitions built in {built:?}");
-    assert!(per_event <= 48.0);
-    let c = centre.expect("events");
-    let mut f = EventFilter::at(now());
-    f.from = Some(now() - Duration::days(365));
-    f.categories = vec!["0203".to_string()];
-    for z in [8u8, 10, 12, 14, 16] {
-        let tile = TileId::containing(z, c.x(), c.y()).expect("tile");
-        let started = Instant::now();
-        let bins = store.count_in_bins(tile, 256, &f).expect("valid");
-        eprintln!(
-            "z{z} 256² category 0203: {} events in {:?}",
-            bins.iter().sum::<u32>(),
-            started.elapsed()
-        );
-    }
-    measure_apply(&store);
-}
-
 /// Times a batch of 500 status changes on a shared store (as `Engine::apply` does it: the
 /// previous snapshot keeps its copy) and a compaction.
 fn measure_apply(store: &EventStore) {
