@@ -13,36 +13,19 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::OnceLock;
 
 use common::gdal::{decode_tile_layer, geometry_of, ogrinfo_counts, require_gdal, text_property};
 
 use geo::{Distance, Euclidean, Intersects, MapCoordsInPlace, Validation};
 use geo_types::{coord, Geometry, LineString, MultiLineString, Point, Rect};
-use gridmap::engine::Engine;
-use gridmap::generate::{city, GenerateOptions, Scale};
 use gridmap::model::{BasemapFeature, BasemapGeometry, BasemapKind};
-use gridmap::tiles::{render_tile, LayerDef, TileId, Tileset, Tilesets, EXTENT};
+use gridmap::tiles::{render_tile, LayerDef, TileId, Tileset, EXTENT};
 
 /// One tile pixel (of a 256-pixel tile) in tile units.
 const PIXEL: f64 = EXTENT as f64 / 256.0;
 
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let opts = GenerateOptions {
-            scale: Scale::Sample,
-            seed: 1,
-            progress: false,
-            events: Some(0),
-        };
-        Engine::new(city(&opts).expect("sample city").dataset)
-    })
-}
-
 fn basemap_tileset() -> Tileset {
-    Tilesets::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tiles/tilesets.toml"))
-        .expect("tiles/tilesets.toml")
+    common::shipped_tilesets()
         .get("basemap")
         .expect("a basemap tileset")
         .clone()
@@ -100,7 +83,7 @@ fn projected(f: &BasemapFeature, tile: TileId) -> Geometry<f64> {
 /// The codes of the features of `def` the tile must hold (reaching a pixel into it) and may
 /// hold (reaching into the tile plus buffer and the simplification tolerance).
 fn expected(def: &LayerDef, tile: TileId) -> (BTreeSet<String>, BTreeSet<String>) {
-    let snapshot = engine().snapshot();
+    let snapshot = common::sample_engine().snapshot();
     let world = square(-180.0, 180.0);
     let e = f64::from(EXTENT);
     let inner = square(PIXEL, e - PIXEL);
@@ -125,7 +108,7 @@ fn expected(def: &LayerDef, tile: TileId) -> (BTreeSet<String>, BTreeSet<String>
 /// Checks one decoded line layer; returns how many vertices were checked.
 fn check_lines(def: &LayerDef, tile: TileId, decoded: &[(String, String, Geometry<f64>)]) -> usize {
     let here = format!("basemap/{} {}/{}/{}", def.name, tile.z, tile.x, tile.y);
-    let snapshot = engine().snapshot();
+    let snapshot = common::sample_engine().snapshot();
     let b = (def.buffer_px * PIXEL).round();
     // GDAL hands back mercator metres: allow for the float noise of the round trip.
     let clip = square(-b - 0.01, f64::from(EXTENT) + b + 0.01);
@@ -164,7 +147,7 @@ fn check_lines(def: &LayerDef, tile: TileId, decoded: &[(String, String, Geometr
 fn basemap_tiles_decode_with_gdal_into_the_source() {
     require_gdal();
     let set = basemap_tileset();
-    let snapshot = engine().snapshot();
+    let snapshot = common::sample_engine().snapshot();
     assert_eq!(
         snapshot.basemap_len(),
         13,
@@ -248,7 +231,7 @@ fn a_long_line_crossing_many_tiles_is_cut_into_each_and_nowhere_else() {
     // G4 runs north–south over the whole city: at z12 every tile of its column holds a piece,
     // and the tiles one column east hold none.
     let set = basemap_tileset();
-    let snapshot = engine().snapshot();
+    let snapshot = common::sample_engine().snapshot();
     let g4 = snapshot.basemap_feature("R001").expect("G4 is R001");
     assert_eq!(g4.kind, BasemapKind::Motorway);
     let top = TileId::containing(12, 114.40, 35.95).expect("tile");

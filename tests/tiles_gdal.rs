@@ -13,37 +13,17 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::OnceLock;
 
 use common::gdal::{decode_tile_layer, geometry_of, ogrinfo_counts, require_gdal, text_property};
 
 use geo::{Area, BooleanOps, BoundingRect, Distance, Euclidean, Length, Validation};
 use geo_types::{coord, Coord, Geometry, Line, MultiPolygon, Polygon, Rect};
-use gridmap::engine::{Engine, Snapshot};
-use gridmap::generate::{city, GenerateOptions, Scale};
+use gridmap::engine::Snapshot;
 use gridmap::model::{Area as GridArea, Level};
-use gridmap::tiles::{render_tile, TileId, Tileset, Tilesets, EXTENT};
+use gridmap::tiles::{render_tile, TileId, Tileset, EXTENT};
 
 /// One tile pixel (of a 256-pixel tile) in tile units.
 const PIXEL: f64 = EXTENT as f64 / 256.0;
-
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let opts = GenerateOptions {
-            scale: Scale::Sample,
-            seed: 1,
-            progress: false,
-            events: Some(0),
-        };
-        Engine::new(city(&opts).expect("sample city").dataset)
-    })
-}
-
-fn tilesets() -> Tilesets {
-    Tilesets::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tiles/tilesets.toml"))
-        .expect("tiles/tilesets.toml")
-}
 
 /// The places the suite looks at: the management center of 410611 and that of one rural grid.
 fn places(snapshot: &Snapshot) -> Vec<(String, Coord<f64>)> {
@@ -228,8 +208,8 @@ fn check_shared_borders(
 #[test]
 fn sample_tiles_decode_with_gdal_into_the_source() {
     require_gdal();
-    let snapshot = engine().snapshot();
-    let sets = tilesets();
+    let snapshot = common::sample_engine().snapshot();
+    let sets = common::shipped_tilesets();
     let dir = tempfile::tempdir().unwrap();
     let mut tiles_checked = 0;
     let mut shared_checked = 0;
@@ -320,8 +300,8 @@ fn sample_tiles_decode_with_gdal_into_the_source() {
 
 #[test]
 fn out_of_range_addresses_and_zooms_are_errors() {
-    let snapshot = engine().snapshot();
-    let sets = tilesets();
+    let snapshot = common::sample_engine().snapshot();
+    let sets = common::shipped_tilesets();
     let b = sets.get("boundaries").unwrap();
     assert!(render_tile(&snapshot, b, 23, 0, 0, &|_| true).is_err());
     assert!(render_tile(&snapshot, b, 10, 1024, 0, &|_| true).is_err());
@@ -331,8 +311,8 @@ fn out_of_range_addresses_and_zooms_are_errors() {
 
 #[test]
 fn a_tile_outside_the_city_is_empty() {
-    let snapshot = engine().snapshot();
-    let sets = tilesets();
+    let snapshot = common::sample_engine().snapshot();
+    let sets = common::shipped_tilesets();
     // Beijing at z12: no sample data there.
     let t = TileId::containing(12, 116.4, 39.9).unwrap();
     let out = render_tile(
@@ -350,8 +330,8 @@ fn a_tile_outside_the_city_is_empty() {
 
 #[test]
 fn scope_keeps_features_outside_the_jurisdiction_out() {
-    let snapshot = engine().snapshot();
-    let sets = tilesets();
+    let snapshot = common::sample_engine().snapshot();
+    let sets = common::shipped_tilesets();
     let b = sets.get("boundaries").unwrap();
     let centre = places(&snapshot)[0].1;
     let t = TileId::containing(12, centre.x, centre.y).unwrap();
@@ -369,8 +349,8 @@ fn scope_keeps_features_outside_the_jurisdiction_out() {
 
 #[test]
 fn the_grid_tile_is_covered_exactly_by_its_grids_and_the_same_every_time() {
-    let snapshot = engine().snapshot();
-    let sets = tilesets();
+    let snapshot = common::sample_engine().snapshot();
+    let sets = common::shipped_tilesets();
     let b = sets.get("boundaries").unwrap();
     let centre = places(&snapshot)[0].1;
     let t = TileId::containing(14, centre.x, centre.y).unwrap();
@@ -414,8 +394,8 @@ fn vertices_inside(
 #[test]
 fn a_border_is_drawn_the_same_in_both_tiles_that_hold_it() {
     require_gdal();
-    let snapshot = engine().snapshot();
-    let sets = tilesets();
+    let snapshot = common::sample_engine().snapshot();
+    let sets = common::shipped_tilesets();
     // Coarser simplification than the served tileset, so a border cut into other chains in
     // one of the two tiles would show.
     let mut coarse = sets.get("boundaries").unwrap().clone();

@@ -13,6 +13,8 @@
 use geo_types::{Geometry, LineString, MultiPolygon};
 use serde::{Deserialize, Serialize};
 
+use super::geometry_type_name;
+
 /// What a basemap feature is; roads by class, from highest to lowest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,7 +135,7 @@ impl BasemapFeature {
             (true, Geometry::Line(l)) => BasemapGeometry::Line(l.into()),
             (false, Geometry::Polygon(p)) => BasemapGeometry::Area(MultiPolygon(vec![p])),
             (false, Geometry::MultiPolygon(m)) => BasemapGeometry::Area(m),
-            (_, other) => return Err(shape(type_name(&other))),
+            (_, other) => return Err(shape(geometry_type_name(&other))),
         };
         Ok(BasemapFeature {
             code,
@@ -163,20 +165,6 @@ pub fn valid_code(code: &str) -> bool {
         && code
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
-}
-
-fn type_name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
-        Geometry::Polygon(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-        Geometry::Rect(_) => "Rect",
-        Geometry::Triangle(_) => "Triangle",
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub mod population;
 pub mod worker;
 pub mod workflow;
 
+use geo_types::Geometry;
+
 pub use area::{Area, Layer, Level};
 pub use basemap::{BasemapFeature, BasemapGeometry, BasemapKind};
 pub use building::{Building, BuildingUse, House, HouseUse};
@@ -23,6 +25,21 @@ pub use code::{scope_contains, scope_prefix, validate_code, CodeError};
 pub use event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};
 pub use population::{CareCounts, Population, PopulationCounts};
 pub use worker::{Worker, WorkerFix, WorkerRole};
+
+/// The OGC type name of a geometry, for error messages that say what was given instead.
+pub fn geometry_type_name(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::Line(_) | geo_types::Geometry::LineString(_) => "LineString",
+        Geometry::Polygon(_) => "Polygon",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+        Geometry::Rect(_) => "Rect",
+        Geometry::Triangle(_) => "Triangle",
+    }
+}
 
 /// The storage SRID of every geometry column (CGCS2000 geographic; see DESIGN.md "Coordinates").
 pub const STORAGE_SRID: i32 = 4490;

@@ -170,3 +170,25 @@ pub fn assert_only_touched_tiles_changed(
         "the blocks must hold untouched tiles too"
     );
 }
+
+/// The sample city without events in an engine, built once per test binary (for tests that cut
+/// tiles straight from a snapshot).
+pub fn sample_engine() -> &'static gridmap::engine::Engine {
+    static ENGINE: std::sync::OnceLock<gridmap::engine::Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let opts = GenerateOptions {
+            events: Some(0),
+            ..sample_options()
+        };
+        let city = gridmap::generate::city(&opts).expect("sample city");
+        gridmap::engine::Engine::new(city.dataset)
+    })
+}
+
+/// The tilesets the service ships (`tiles/tilesets.toml`).
+pub fn shipped_tilesets() -> gridmap::tiles::Tilesets {
+    gridmap::tiles::Tilesets::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tiles/tilesets.toml"),
+    )
+    .expect("tiles/tilesets.toml")
+}

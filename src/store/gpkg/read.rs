@@ -10,9 +10,9 @@ use geo_types::{Geometry, MultiPolygon, Point};
 use rusqlite::{Connection, OpenFlags, Statement};
 
 use crate::model::{
-    Area, BasemapFeature, BasemapKind, Building, BuildingUse, CareCounts, Dataset, Evaluation,
-    Event, EventSource, EventStatus, HandlingLevel, House, HouseUse, Layer, Level, Population,
-    PopulationCounts, Transition, Worker, WorkerRole,
+    geometry_type_name, Area, BasemapFeature, BasemapKind, Building, BuildingUse, CareCounts,
+    Dataset, Evaluation, Event, EventSource, EventStatus, HandlingLevel, House, HouseUse, Layer,
+    Level, Population, PopulationCounts, Transition, Worker, WorkerRole,
 };
 use crate::store::Counts;
 
@@ -175,7 +175,7 @@ fn read_area(r: &RowReader<'_, '_>) -> Result<Area, GpkgError> {
         other => {
             return Err(r.bad(format!(
                 "its geometry is a {}, expected a MultiPolygon",
-                kind(&other)
+                geometry_type_name(&other)
             )))
         }
     };
@@ -210,7 +210,7 @@ fn read_building(r: &RowReader<'_, '_>) -> Result<Building, GpkgError> {
         other => {
             return Err(r.bad(format!(
                 "its geometry is a {}, expected a Polygon",
-                kind(&other)
+                geometry_type_name(&other)
             )))
         }
     };
@@ -278,7 +278,7 @@ pub(super) fn read_event(r: &RowReader<'_, '_>) -> Result<Event, GpkgError> {
         other => {
             return Err(r.bad(format!(
                 "its geometry is a {}, expected a Point",
-                kind(&other)
+                geometry_type_name(&other)
             )))
         }
     };
@@ -330,19 +330,4 @@ pub(super) fn read_transitions(
         });
     }
     Ok(out)
-}
-
-/// A geometry's type name for error messages.
-fn kind(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
-        Geometry::Polygon(_) => "Polygon",
-        Geometry::MultiPoint(_) => "MultiPoint",
-        Geometry::MultiLineString(_) => "MultiLineString",
-        Geometry::MultiPolygon(_) => "MultiPolygon",
-        Geometry::GeometryCollection(_) => "GeometryCollection",
-        Geometry::Rect(_) => "Rect",
-        Geometry::Triangle(_) => "Triangle",
-    }
 }
