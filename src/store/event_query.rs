@@ -43,6 +43,25 @@ pub struct EventQuery {
     pub limit: usize,
 }
 
+/// The SQL condition of the `overdue` filter, `now` being the placeholder of the instant it is
+/// judged at: the engine's rule (`engine::events::overdue_at`: open, with a deadline before
+/// now) in SQL that both stores speak.
+pub fn overdue_clause(overdue: bool, now: &str) -> String {
+    if overdue {
+        format!(
+            "(status NOT IN ('closed', 'evaluated') AND deadline IS NOT NULL AND deadline < {now})"
+        )
+    } else {
+        format!("(status IN ('closed', 'evaluated') OR deadline IS NULL OR deadline >= {now})")
+    }
+}
+
+/// The SQL condition of a cursor: the events listed after (`reported_at`, `code`), newest
+/// first, `at` and `code` being the placeholders of the cursor's values.
+pub fn after_clause(at: &str, code: &str) -> String {
+    format!("(reported_at, code) < ({at}, {code})")
+}
+
 /// The `E{yyyymmdd}` prefix of codes of events reported at `at` (China Standard Time day).
 pub fn code_day_prefix(at: DateTime<Utc>) -> String {
     format!("E{}", (at + Duration::hours(8)).format("%Y%m%d"))

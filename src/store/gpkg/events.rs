@@ -16,7 +16,9 @@ use super::read::{read_event, read_transitions};
 use super::rows::{time_text, RowReader, EVENT_COLUMNS};
 use super::write;
 use crate::model::{Change, Event, EventSource};
-use crate::store::event_query::{code_day_prefix, next_code, EventQuery, Ingested};
+use crate::store::event_query::{
+    after_clause, code_day_prefix, next_code, overdue_clause, EventQuery, Ingested,
+};
 
 const TRANSITIONS_OF: &str = "SELECT at, from_status, to_status, actor, level, department, note \
      FROM event_transition WHERE event_code = ?1 ORDER BY seq";
@@ -212,19 +214,11 @@ fn clauses(q: &EventQuery, b: &mut Binds) -> Vec<String> {
     }
     if let Some(overdue) = q.overdue {
         let now = b.text(time_text(&q.now));
-        out.push(if overdue {
-            format!(
-                "(status NOT IN ('closed', 'evaluated') AND deadline IS NOT NULL AND deadline < {now})"
-            )
-        } else {
-            format!(
-                "(status IN ('closed', 'evaluated') OR deadline IS NULL OR deadline >= {now})"
-            )
-        });
+        out.push(overdue_clause(overdue, &now));
     }
     if let Some((at, code)) = &q.after {
         let (at, code) = (b.text(time_text(at)), b.text(code.clone()));
-        out.push(format!("(reported_at, code) < ({at}, {code})"));
+        out.push(after_clause(&at, &code));
     }
     out
 }

@@ -19,7 +19,9 @@ use super::read::{self, Filter};
 use super::rows::{self, EVENT_COLUMNS};
 use super::write::EventColumns;
 use crate::model::{Event, EventSource};
-use crate::store::event_query::{code_day_prefix, next_code, EventQuery, Ingested};
+use crate::store::event_query::{
+    after_clause, code_day_prefix, next_code, overdue_clause, EventQuery, Ingested,
+};
 use crate::store::StoreError;
 
 /// Key of the advisory lock that serializes event ingest (and so code assignment).
@@ -353,19 +355,11 @@ pub(crate) async fn query(pool: &Pool, q: &EventQuery) -> Result<Vec<Event>, Sto
     }
     if let Some(overdue) = q.overdue {
         let now = bind(Box::new(q.now));
-        clauses.push(if overdue {
-            format!(
-                "(status NOT IN ('closed', 'evaluated') AND deadline IS NOT NULL AND deadline < {now})"
-            )
-        } else {
-            format!(
-                "(status IN ('closed', 'evaluated') OR deadline IS NULL OR deadline >= {now})"
-            )
-        });
+        clauses.push(overdue_clause(overdue, &now));
     }
     if let Some((at, code)) = &q.after {
         let (at, code) = (bind(Box::new(*at)), bind(Box::new(code.clone())));
-        clauses.push(format!("(reported_at, code) < ({at}, {code})"));
+        clauses.push(after_clause(&at, &code));
     }
     let limit = bind(Box::new(i64::try_from(q.limit).unwrap_or(i64::MAX)));
     let sql = format!(
