@@ -106,14 +106,13 @@ pub async fn ingest(
     } else {
         Vec::new()
     };
-    // Held from the store write to the engine apply, like a transition, so a step made on a
-    // new event cannot reach the engine before the event itself.
-    let serial = state.event_writes.lock().await;
+    // Batches are stored concurrently; only the engine apply is serialized with transitions.
     let stored = state
         .store
         .ingest_events(&valid)
         .await
         .map_err(|e| ApiError::unavailable(format!("cannot store the events: {e}")))?;
+    let serial = state.event_writes.lock().await;
     apply_created(&state, &valid, &stored);
     drop(serial);
     let results = merge_results(&checked, &stored, store_all);
@@ -303,11 +302,14 @@ fn place(lon: Option<f64>, lat: Option<f64>, crs: Option<&str>) -> Result<(f64, 
 }
 
 /// Hands the newly stored events to the engine (and the tile cache).
+/// Events the engine already holds are skipped: between this batch's commit and its apply, a
+/// transition may have read a new event from the store and applied its later state.
 fn apply_created(state: &AppState, valid: &[Event], stored: &[Ingested]) {
+    let snapshot = state.engine.snapshot();
     let changes: Vec<Change> = valid
         .iter()
         .zip(stored)
-        .filter(|(_, s)| s.created)
+        .filter(|(_, s)| s.created && snapshot.events().position(&s.code).is_none())
         .map(|(event, s)| {
             let mut event = event.clone();
             event.code = s.code.clone();

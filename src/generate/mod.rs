@@ -257,5 +257,6 @@ pub async fn generate_into(
         write_all(store, changes, &bar).await?;
     }
     bar.finish_with_message("done");
+    store.refresh_statistics().await?;
     Ok(summary)
 }

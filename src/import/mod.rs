@@ -294,6 +294,7 @@ async fn write(
     }
     if opts.all_or_nothing {
         store.apply(changes).await?;
+        store.refresh_statistics().await?;
         return Ok(changes.len());
     }
     let progress = progress_bar(opts.progress, changes.len(), "writing");
@@ -304,6 +305,7 @@ async fn write(
         progress.inc(batch.len() as u64);
     }
     progress.finish_and_clear();
+    store.refresh_statistics().await?;
     Ok(written)
 }
 

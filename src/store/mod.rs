@@ -60,6 +60,13 @@ pub trait Store: Send + Sync {
     /// Row counts per table.
     async fn counts(&self) -> Result<Counts, StoreError>;
 
+    /// Brings the backend's planner statistics up to date after a bulk load (a generated or
+    /// imported city), so its queries do not wait for a background job, or for none when
+    /// autovacuum is off. Nothing to do for a backend without a planner.
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Stores new events idempotently: an event whose (source, external_id) is stored already
     /// is not written and answers its stored code. New events get the next free code
     /// `E{yyyymmdd}{seq:06}` of their report day (their `code` field is ignored). One

@@ -3,14 +3,14 @@
 //! filtered keyset pages that use the event indexes (GiST on geom, btree on area_code and
 //! reported_at).
 //!
-//! Ingest takes a transaction-scoped advisory lock, so concurrent ingests (from this or another
-//! gridmap process) assign codes one after the other and see each other's rows; the unique
-//! constraint on (source, external_id) with `ON CONFLICT DO NOTHING` still guards against any
-//! other writer.
+//! Ingest reserves its codes per report day from a counter (`event_code_day`) in a short
+//! transaction of its own, so concurrent ingests (from this or another gridmap process) write
+//! their rows at the same time; the unique constraint on (source, external_id) with
+//! `ON CONFLICT DO NOTHING` decides which of two racing ingests of one key stores it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use deadpool_postgres::{Pool, Transaction};
+use deadpool_postgres::{Client, Pool, Transaction};
 use tokio_postgres::types::ToSql;
 
 use super::copy;
@@ -20,12 +20,9 @@ use super::rows::{self, EVENT_COLUMNS};
 use super::write::EventColumns;
 use crate::model::{Event, EventSource};
 use crate::store::event_query::{
-    after_clause, code_day_prefix, next_code, overdue_clause, EventQuery, Ingested,
+    after_clause, code_day_prefix, overdue_clause, EventQuery, Ingested,
 };
 use crate::store::StoreError;
-
-/// Key of the advisory lock that serializes event ingest (and so code assignment).
-const INGEST_LOCK: i64 = 0x6772_6964_6576_6e74;
 
 const INSERT_EVENTS: &str = "INSERT INTO event (code, source, external_id, title, category, \
      content, reporter_name, reporter_phone, geom, address, area_code, outside_grid, status, level, \
@@ -42,99 +39,150 @@ const INSERT_EVENTS: &str = "INSERT INTO event (code, source, external_id, title
      department, reported_at, deadline, closed_at, evaluation_score, evaluation_comment) \
      ON CONFLICT (source, external_id) DO NOTHING RETURNING code";
 
+/// Codes of stored events by (source, external_id): the pairs are joined to the unique index
+/// one by one (a plan on `source = ANY(…) AND external_id = ANY(…)` may scan every event of a
+/// source).
+const CODES_BY_KEY: &str = "SELECT k.source, k.external_id, e.code \
+     FROM unnest($1::text[], $2::text[]) AS k(source, external_id) \
+     JOIN event e ON e.source = k.source AND e.external_id = k.external_id";
+
+/// Reserves codes of report days in a transaction of its own (see `0003_event_code_day.sql`).
+const RESERVE_CODES: &str = "SELECT prefix, first_seq FROM gridmap_reserve_event_codes($1, $2)";
+
 /// See [`crate::store::Store::ingest_events`].
+///
+/// Concurrent ingests overlap: codes are reserved per report day in a short transaction of
+/// their own, and the rows go in with `ON CONFLICT (source, external_id) DO NOTHING`, in key
+/// order so that two batches never wait on each other in a cycle. A key that another ingest
+/// stored since the lookup is answered with that ingest's code, read after its commit, so
+/// retries stay exactly idempotent; its reserved code stays unused.
 pub(crate) async fn ingest(pool: &Pool, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
     let mut client = pool.get().await.map_err(pool_error)?;
+    let keys: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.source.as_str().to_string(), external_key(e)))
+        .collect();
+    let mut known = codes_by_key(&client, &keys).await?;
+    let mut fresh = new_events(events, &keys, &known);
+    assign_codes(&client, &mut fresh).await?;
     let tx = client
         .transaction()
         .await
         .map_err(|e| query_error("cannot begin a transaction", &e))?;
-    tx.execute(
-        "SELECT set_config('gridmap.silent', 'on', true), pg_advisory_xact_lock($1)",
-        &[&INGEST_LOCK],
-    )
-    .await
-    .map_err(|e| query_error("cannot lock event ingest", &e))?;
-    let mut known = stored_codes(&tx, events).await?;
-    let mut last: HashMap<String, Option<String>> = HashMap::new();
-    let mut outcome = Vec::with_capacity(events.len());
-    let mut fresh: Vec<Event> = Vec::new();
-    for event in events {
-        let key = (event.source.as_str().to_string(), external_key(event));
-        if let Some(code) = known.get(&key) {
-            outcome.push(Ingested {
-                code: code.clone(),
-                created: false,
-            });
-            continue;
-        }
-        let code = assign_code(&tx, &mut last, event).await?;
-        known.insert(key, code.clone());
-        let mut new = event.clone();
-        new.code = code.clone();
-        fresh.push(new);
-        outcome.push(Ingested {
-            code,
-            created: true,
-        });
-    }
+    tx.execute("SELECT set_config('gridmap.silent', 'on', true)", &[])
+        .await
+        .map_err(|e| query_error("cannot start a silent transaction", &e))?;
     let inserted = insert(&tx, &fresh).await?;
+    let mut created: HashSet<String> = HashSet::with_capacity(inserted.len());
     if inserted.len() != fresh.len() {
-        return Err(StoreError::Query(
-            "another writer stored some of these events at the same moment; retry the request"
-                .to_string(),
-        ));
+        let raced: Vec<(String, String)> = fresh
+            .iter()
+            .filter(|e| !inserted.contains(&e.code))
+            .map(|e| (e.source.as_str().to_string(), external_key(e)))
+            .collect();
+        known.extend(codes_by_key(&tx, &raced).await?);
+        fresh.retain(|e| inserted.contains(&e.code));
+    }
+    for event in &fresh {
+        let key = (event.source.as_str().to_string(), external_key(event));
+        created.insert(event.code.clone());
+        known.insert(key, event.code.clone());
     }
     let refs: Vec<&Event> = fresh.iter().collect();
     copy::transitions(&tx, &refs).await?;
     tx.commit()
         .await
         .map_err(|e| query_error("cannot commit the events", &e))?;
-    Ok(outcome)
+    // A key repeated within the batch is created once, by its first occurrence.
+    keys.iter()
+        .map(|key| {
+            let code = known.get(key).cloned().ok_or_else(|| {
+                StoreError::Query(format!("event {key:?} was neither stored nor found"))
+            })?;
+            let created = created.remove(&code);
+            Ok(Ingested { code, created })
+        })
+        .collect()
+}
+
+/// The first event of each key that is not stored yet, in key order (the lock order of the
+/// insert), without a code.
+fn new_events(
+    events: &[Event],
+    keys: &[(String, String)],
+    known: &HashMap<(String, String), String>,
+) -> Vec<Event> {
+    let mut seen: HashSet<&(String, String)> = HashSet::new();
+    let mut fresh: Vec<(&(String, String), &Event)> = keys
+        .iter()
+        .zip(events)
+        .filter(|(key, _)| !known.contains_key(*key) && seen.insert(key))
+        .collect();
+    fresh.sort_by(|a, b| a.0.cmp(b.0));
+    fresh.into_iter().map(|(_, e)| e.clone()).collect()
+}
+
+/// Gives `events` the next codes of their report days, in their order within each day.
+async fn assign_codes(client: &Client, events: &mut [Event]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    // Days in order, so concurrent reservations lock their counters in one order.
+    let mut counts: BTreeMap<String, i32> = BTreeMap::new();
+    for event in events.iter() {
+        *counts
+            .entry(code_day_prefix(event.reported_at))
+            .or_default() += 1;
+    }
+    let (prefixes, numbers): (Vec<String>, Vec<i32>) = counts.into_iter().unzip();
+    let statement = client
+        .prepare_cached(RESERVE_CODES)
+        .await
+        .map_err(|e| query_error("cannot prepare the code reservation", &e))?;
+    let rows = client
+        .query(&statement, &[&prefixes, &numbers])
+        .await
+        .map_err(|e| query_error("cannot reserve event codes (a day has 999 999)", &e))?;
+    let mut next: HashMap<String, i32> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for event in events.iter_mut() {
+        let prefix = code_day_prefix(event.reported_at);
+        let seq = next.get_mut(&prefix).ok_or_else(|| {
+            StoreError::Data(format!("no event code was reserved for day {prefix}"))
+        })?;
+        event.code = format!("{prefix}{seq:06}");
+        *seq += 1;
+    }
+    Ok(())
 }
 
 fn external_key(event: &Event) -> String {
     event.external_id.clone().unwrap_or_default()
 }
 
-/// Codes of already stored events with the (source, external_id) of `events`.
-async fn stored_codes(
-    tx: &Transaction<'_>,
-    events: &[Event],
-) -> Result<HashMap<(String, String), String>, StoreError> {
-    let keys: Vec<(String, String)> = events
-        .iter()
-        .map(|e| (e.source.as_str().to_string(), external_key(e)))
-        .collect();
-    codes_by_key(&**tx, &keys).await
-}
-
-/// The stored codes of these (source, external_id) keys. Sources and ids travel as two lists
-/// so the unique index answers (`= ANY` on both columns); pairs are matched here.
-async fn codes_by_key<C: tokio_postgres::GenericClient + Sync>(
+/// The stored codes of these (source, external_id) keys.
+async fn codes_by_key<C: deadpool_postgres::GenericClient + Sync>(
     client: &C,
     keys: &[(String, String)],
 ) -> Result<HashMap<(String, String), String>, StoreError> {
-    let mut sources: Vec<&str> = keys.iter().map(|(s, _)| s.as_str()).collect();
-    sources.sort_unstable();
-    sources.dedup();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sources: Vec<&str> = keys.iter().map(|(s, _)| s.as_str()).collect();
     let externals: Vec<&str> = keys.iter().map(|(_, e)| e.as_str()).collect();
+    let statement = client
+        .prepare_cached(CODES_BY_KEY)
+        .await
+        .map_err(|e| query_error("cannot prepare the lookup of stored events", &e))?;
     let found = client
-        .query(
-            "SELECT source, external_id, code FROM event \
-             WHERE source = ANY($1) AND external_id = ANY($2)",
-            &[&sources, &externals],
-        )
+        .query(&statement, &[&sources, &externals])
         .await
         .map_err(|e| query_error("cannot look up stored events", &e))?;
-    let wanted: std::collections::HashSet<&(String, String)> = keys.iter().collect();
     Ok(found
         .iter()
         .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .filter(|(key, _)| wanted.contains(key))
         .collect())
 }
 
@@ -148,7 +196,7 @@ pub(crate) async fn stored_codes_of(
         .map(|(s, e)| (s.as_str().to_string(), e.clone()))
         .collect();
     let client = pool.get().await.map_err(pool_error)?;
-    codes_by_key(&**client, &keys)
+    codes_by_key(&client, &keys)
         .await?
         .into_iter()
         .map(|((source, external), code)| {
@@ -157,27 +205,6 @@ pub(crate) async fn stored_codes_of(
             Ok((source, external, code))
         })
         .collect()
-}
-
-/// The next code of the event's report day, continuing after the highest stored one.
-async fn assign_code(
-    tx: &Transaction<'_>,
-    last: &mut HashMap<String, Option<String>>,
-    event: &Event,
-) -> Result<String, StoreError> {
-    let prefix = code_day_prefix(event.reported_at);
-    if !last.contains_key(&prefix) {
-        let stored = last_code(tx, &prefix).await?;
-        last.insert(prefix.clone(), stored);
-    }
-    let previous = last.get(&prefix).cloned().flatten();
-    let code = next_code(&prefix, previous.as_deref()).ok_or_else(|| {
-        StoreError::Data(format!(
-            "the 999 999 event codes of day {prefix} are used up"
-        ))
-    })?;
-    last.insert(prefix, Some(code.clone()));
-    Ok(code)
 }
 
 /// The highest code `prefix` + 6 digits (a backward scan of the primary key that stops at the
@@ -198,15 +225,19 @@ pub(crate) async fn last_code<C: deadpool_postgres::GenericClient + Sync>(
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Inserts `events` in one statement; returns the codes actually inserted.
-async fn insert(tx: &Transaction<'_>, events: &[Event]) -> Result<Vec<String>, StoreError> {
+/// Inserts `events` in one statement, in their order; returns the codes actually inserted.
+async fn insert(tx: &Transaction<'_>, events: &[Event]) -> Result<HashSet<String>, StoreError> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok(HashSet::new());
     }
     let refs: Vec<&Event> = events.iter().collect();
     let columns = EventColumns::new(&refs)?;
+    let statement = tx
+        .prepare_cached(INSERT_EVENTS)
+        .await
+        .map_err(|e| query_error("cannot prepare the event insert", &e))?;
     let rows = tx
-        .query(INSERT_EVENTS, &columns.params())
+        .query(&statement, &columns.params())
         .await
         .map_err(|e| write_error("event", &e))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())

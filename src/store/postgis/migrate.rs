@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_basemap.sql",
         sql: include_str!("../../../migrations/0002_basemap.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_event_code_day.sql",
+        sql: include_str!("../../../migrations/0003_event_code_day.sql"),
+    },
 ];
 
 /// The advisory-lock key that serializes migrations across instances ("gridmap" in ASCII).

@@ -61,6 +61,7 @@ impl PostgisStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        without_jit(&mut config);
         let pool = build_pool(&config)?;
         let mut client = pool.get().await.map_err(connect_error)?;
         let applied = migrate::migrate(&mut client).await?;
@@ -128,6 +129,17 @@ fn build_pool(config: &Config) -> Result<Pool, StoreError> {
 }
 
 /// The server's own words when the first connection fails (unknown database, refused, auth).
+/// Turns JIT compilation off for the service's sessions unless the URL's `options` set it:
+/// it pays off for long analytical queries, while the service's statements are short, and
+/// with stale statistics PostgreSQL compiled a bulk load's every batch (tens of ms each).
+fn without_jit(config: &mut Config) {
+    let options = config.get_options().unwrap_or_default();
+    if !options.contains("jit") {
+        let options = format!("{options} -c jit=off");
+        config.options(options.trim());
+    }
+}
+
 fn connect_error(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => StoreError::Connect(describe(&e)),
@@ -221,6 +233,17 @@ impl Store for PostgisStore {
 
     async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
         write::apply(&self.pool, changes).await
+    }
+
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        client
+            .batch_execute(
+                "ANALYZE area, building, house, population, event, event_transition, worker, \
+                 worker_fix, basemap",
+            )
+            .await
+            .map_err(|e| query_error("cannot refresh the planner statistics", &e))
     }
 
     async fn counts(&self) -> Result<Counts, StoreError> {

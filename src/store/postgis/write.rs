@@ -596,12 +596,21 @@ async fn upsert_events(tx: &Transaction<'_>, events: &[&Event]) -> Result<(), St
     let columns = EventColumns::new(events)?;
     EVENT_WRITE.execute(tx, &columns.params()).await?;
     let code = &columns.code;
+    // The primary key (event_code, seq) finds each event's steps. Without fresh statistics
+    // (a table just loaded, autovacuum off) PostgreSQL's reused plan for `= ANY($1)` scans the
+    // whole table instead, a second per batch at city scale; the index is the only sane plan.
+    tx.batch_execute("SET LOCAL enable_seqscan = off")
+        .await
+        .map_err(|e| write_error("event transition", &e))?;
     tx.execute(
         "DELETE FROM event_transition WHERE event_code = ANY($1)",
         &[code],
     )
     .await
     .map_err(|e| write_error("event transition", &e))?;
+    tx.batch_execute("SET LOCAL enable_seqscan = on")
+        .await
+        .map_err(|e| write_error("event transition", &e))?;
     copy::transitions(tx, events).await
 }
 

@@ -1,0 +1,436 @@
+//! P4, durable ingest: events posted to a running gridmap over HTTP in batches of 500 from C
+//! concurrent clients, against the floor cost of durable rows in PostGIS on this machine: binary
+//! `COPY` of as many rows in the same batches and concurrency into the same `event` table (its
+//! size, indexes, constraints; silent like gridmap's own writes, so no change notices), measured
+//! in the same run and deleted afterwards.
+//!
+//! An answer counts only once it came back, and gridmap answers after its COMMIT, so both
+//! figures are durable rows per second. The run checks that every answer was 2xx with all 500
+//! events created, and that the event table grew by exactly the number posted.
+//!
+//! Environment: `GRIDMAP_BENCH_URL` (the running gridmap, on PostGIS), `GRIDMAP_BENCH_TOKEN` (a
+//! token that may post events in the whole city 410600), `GRIDMAP_BENCH_DB` (its database);
+//! optional `GRIDMAP_BENCH_CLIENTS` (default 4) and `GRIDMAP_BENCH_INGEST_EVENTS` (default
+//! 200 000). Run through `scripts/bench events`, which starts the server. Writes the table to
+//! `bench-out/ingest.md` as well.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::BytesMut;
+use chrono::{DateTime, Utc};
+use futures::pin_mut;
+use serde_json::{json, Value};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+/// Events per request and per anchor transaction.
+const BATCH: usize = 500;
+const DEFAULT_EVENTS: usize = 200_000;
+const DEFAULT_CLIENTS: usize = 4;
+/// The goal of P4, durable events per second.
+const GOAL: f64 = 20_000.0;
+/// Days back over which `reported_at` is spread, so repeated runs stay far from the 999 999
+/// codes a report day has.
+const DAYS: i64 = 7;
+
+/// One position inside the city, with the area gridmap stores for it.
+#[derive(Clone)]
+struct Place {
+    lon: f64,
+    lat: f64,
+    area: String,
+}
+
+/// One event of the run, as both the HTTP body and the anchor's row are made from it.
+struct Draft {
+    external_id: String,
+    place: Place,
+    reported_at: DateTime<Utc>,
+}
+
+struct Config {
+    url: String,
+    token: String,
+    db: String,
+    clients: usize,
+    events: usize,
+}
+
+fn env_number(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a number")),
+        Err(_) => Ok(default),
+    }
+}
+
+impl Config {
+    fn from_env() -> anyhow::Result<Config> {
+        let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
+        let config = Config {
+            url: var("GRIDMAP_BENCH_URL")?.trim_end_matches('/').to_string(),
+            token: var("GRIDMAP_BENCH_TOKEN")?,
+            db: var("GRIDMAP_BENCH_DB")?,
+            clients: env_number("GRIDMAP_BENCH_CLIENTS", DEFAULT_CLIENTS)?.max(1),
+            events: env_number("GRIDMAP_BENCH_INGEST_EVENTS", DEFAULT_EVENTS)?,
+        };
+        if config.events == 0 || !config.events.is_multiple_of(BATCH) {
+            bail!("GRIDMAP_BENCH_INGEST_EVENTS must be a positive multiple of {BATCH}");
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(Config::from_env()?))
+}
+
+async fn connect(url: &str) -> anyhow::Result<Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .with_context(|| format!("cannot connect to {url}"))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let db = connect(&config.db).await?;
+    let places = places(&db).await?;
+    let run_id = format!("ingest-{}", Utc::now().timestamp_millis());
+    let drafts = Arc::new(drafts(&run_id, &places, config.events));
+    println!(
+        "P4 ingest: {} events in batches of {BATCH} from {} clients (run {run_id})",
+        config.events, config.clients
+    );
+    let before = event_rows(&db).await?;
+    let http = post_all(&config, &drafts).await?;
+    let after = event_rows(&db).await?;
+    if after - before != config.events as i64 {
+        bail!(
+            "the event table grew by {} rows, not by the {} events posted",
+            after - before,
+            config.events
+        );
+    }
+    let copy = copy_anchor(&config, &db, &drafts, &run_id).await?;
+    let table = report(&config, http, copy);
+    println!("\n{table}");
+    std::fs::create_dir_all("bench-out")?;
+    std::fs::write("bench-out/ingest.md", &table)?;
+    Ok(())
+}
+
+/// Positions of stored events inside the areas (a sample of the table), or, on a database
+/// without events, a point on each base grid.
+async fn places(db: &Client) -> anyhow::Result<Vec<Place>> {
+    let sampled = db
+        .query(
+            "SELECT ST_X(geom), ST_Y(geom), area_code FROM event TABLESAMPLE SYSTEM (1) \
+             WHERE area_code IS NOT NULL AND NOT outside_grid LIMIT 20000",
+            &[],
+        )
+        .await?;
+    let rows = if sampled.len() >= 1_000 {
+        sampled
+    } else {
+        db.query(
+            "SELECT ST_X(p), ST_Y(p), code FROM (SELECT ST_PointOnSurface(geom) AS p, code \
+             FROM area WHERE layer = 'base' AND level = 5) g",
+            &[],
+        )
+        .await?
+    };
+    let places: Vec<Place> = rows
+        .iter()
+        .map(|r| Place {
+            lon: r.get(0),
+            lat: r.get(1),
+            area: r.get(2),
+        })
+        .collect();
+    if places.is_empty() {
+        bail!("the database has neither events nor base grids to place events in");
+    }
+    Ok(places)
+}
+
+/// `count` events with fresh external ids, cycling over `places`, reported over the last days.
+fn drafts(run_id: &str, places: &[Place], count: usize) -> Vec<Draft> {
+    let now = Utc::now() - chrono::Duration::minutes(1);
+    (0..count)
+        .map(|i| Draft {
+            external_id: format!("{run_id}-{i}"),
+            place: places[(i * 7919) % places.len()].clone(),
+            reported_at: now
+                - chrono::Duration::days(i as i64 % DAYS)
+                - chrono::Duration::seconds((i / 7) as i64 % 3_600),
+        })
+        .collect()
+}
+
+async fn event_rows(db: &Client) -> anyhow::Result<i64> {
+    Ok(db
+        .query_one("SELECT count(*) FROM event", &[])
+        .await?
+        .get(0))
+}
+
+/// The JSON body of one batch.
+fn body(batch: &[Draft]) -> String {
+    let events: Vec<Value> = batch
+        .iter()
+        .map(|d| {
+            json!({
+                "external_id": d.external_id,
+                "source": "app",
+                "category": "0102",
+                "title": "bench ingest",
+                "content": "posted by benches/ingest.rs",
+                "lon": d.place.lon,
+                "lat": d.place.lat,
+                "reported_at": d.reported_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    json!({ "events": events }).to_string()
+}
+
+/// Posts every batch from `config.clients` clients; the time from the first request to the
+/// last answer.
+async fn post_all(config: &Config, drafts: &[Draft]) -> anyhow::Result<Duration> {
+    let bodies: Arc<Vec<String>> = Arc::new(drafts.chunks(BATCH).map(body).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::new();
+    let endpoint = format!("{}/api/events", config.url);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..config.clients {
+        let (bodies, next, http) = (bodies.clone(), next.clone(), http.clone());
+        let (endpoint, token) = (endpoint.clone(), config.token.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                post_one(&http, &endpoint, &token, body.clone()).await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(started.elapsed())
+}
+
+/// One request; fails unless the answer is 2xx with every event of the batch created.
+async fn post_one(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    body: String,
+) -> anyhow::Result<()> {
+    let response = http
+        .post(endpoint)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("POST /api/events answered {status}: {}", preview(&text));
+    }
+    let answer: Value = serde_json::from_str(&text)?;
+    if answer["created"].as_u64() != Some(BATCH as u64) {
+        bail!("a batch was not created whole: {}", preview(&text));
+    }
+    Ok(())
+}
+
+fn preview(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+/// EWKB bytes sent as a binary `geometry` value (PostGIS' receive function reads EWKB).
+#[derive(Debug)]
+struct Ewkb(Vec<u8>);
+
+impl ToSql for Ewkb {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        ty.name() == "geometry"
+    }
+
+    to_sql_checked!();
+}
+
+/// A point with SRID 4490 as little-endian EWKB.
+fn point_ewkb(lon: f64, lat: f64) -> Ewkb {
+    let mut b = Vec::with_capacity(25);
+    b.push(1u8);
+    b.extend_from_slice(&0x2000_0001u32.to_le_bytes());
+    b.extend_from_slice(&4490u32.to_le_bytes());
+    b.extend_from_slice(&lon.to_le_bytes());
+    b.extend_from_slice(&lat.to_le_bytes());
+    Ewkb(b)
+}
+
+const COPY_COLUMNS: &str = "code, source, external_id, title, category, content, geom, \
+     area_code, outside_grid, status, level, reported_at, deadline, updated_at";
+
+/// The anchor: rows like the posted ones (their own codes and external ids) by binary `COPY`
+/// into `event`, one transaction per batch, from as many connections as HTTP clients; the rows
+/// are deleted afterwards.
+async fn copy_anchor(
+    config: &Config,
+    db: &Client,
+    drafts: &Arc<Vec<Draft>>,
+    run_id: &str,
+) -> anyhow::Result<Duration> {
+    let result = copy_all(config, db, drafts, run_id).await;
+    let pattern = format!("{ANCHOR_PREFIX}{run_id}-%");
+    db.batch_execute("BEGIN; SET LOCAL gridmap.silent = 'on'")
+        .await?;
+    db.execute("DELETE FROM event WHERE code LIKE $1", &[&pattern])
+        .await?;
+    db.batch_execute("COMMIT").await?;
+    result
+}
+
+/// The start of the anchor rows' codes and external ids.
+const ANCHOR_PREFIX: &str = "copy-";
+
+async fn copy_all(
+    config: &Config,
+    db: &Client,
+    drafts: &Arc<Vec<Draft>>,
+    run_id: &str,
+) -> anyhow::Result<Duration> {
+    let geometry = db.prepare("SELECT $1::geometry").await?.params()[0].clone();
+    let types = Arc::new(vec![
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        geometry,
+        Type::TEXT,
+        Type::BOOL,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+    ]);
+    let mut connections = Vec::new();
+    for _ in 0..config.clients {
+        connections.push(connect(&config.db).await?);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for mut client in connections {
+        let (drafts, next, types) = (drafts.clone(), next.clone(), types.clone());
+        let run_id = run_id.to_string();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(batch) = drafts.chunks(BATCH).nth(i) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                let prefix = format!("{ANCHOR_PREFIX}{run_id}-{i}");
+                copy_batch(&mut client, &types, batch, &prefix).await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(started.elapsed())
+}
+
+/// One batch in one transaction: `COPY … FROM STDIN (FORMAT binary)`, then COMMIT.
+async fn copy_batch(
+    client: &mut Client,
+    types: &[Type],
+    batch: &[Draft],
+    code_prefix: &str,
+) -> anyhow::Result<()> {
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL gridmap.silent = 'on'").await?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY event ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, types);
+    pin_mut!(writer);
+    // gridmap stamps its own rows '-infinity', which the driver cannot send; any old time
+    // costs the BRIN index the same.
+    let never = DateTime::<Utc>::UNIX_EPOCH;
+    for (j, d) in batch.iter().enumerate() {
+        let code = format!("{code_prefix}-{j}");
+        let external_id = format!("{code_prefix}-{j}");
+        let geom = point_ewkb(d.place.lon, d.place.lat);
+        let deadline = d.reported_at + chrono::Duration::days(3);
+        writer
+            .as_mut()
+            .write(&[
+                &code,
+                &"app",
+                &external_id,
+                &"bench ingest",
+                &"0102",
+                &"posted by benches/ingest.rs",
+                &geom,
+                &d.place.area,
+                &false,
+                &"reported",
+                &"community",
+                &d.reported_at,
+                &deadline,
+                &never,
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The markdown table of the run.
+fn report(config: &Config, http: Duration, copy: Duration) -> String {
+    let rate = |d: Duration| config.events as f64 / d.as_secs_f64();
+    let (ours, floor) = (rate(http), rate(copy));
+    let met = if ours >= GOAL { "yes" } else { "no" };
+    format!(
+        "| P4 durable ingest, {events} events, batches of {BATCH}, {clients} clients | events/s |\n\
+         | --- | ---: |\n\
+         | gridmap `POST /api/events` (answer after COMMIT) | {ours:.0} |\n\
+         | PostGIS binary COPY into `event` (anchor) | {floor:.0} |\n\
+         | ratio gridmap / COPY | {ratio:.2} |\n\
+         | goal ≥ {GOAL:.0} events/s met | {met} |\n",
+        events = config.events,
+        clients = config.clients,
+        ratio = ours / floor,
+    )
+}
