@@ -149,6 +149,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = api::router(state);
+    // Answers are written whole, one write each: send them at once rather than wait for the
+    // client's ACK of the previous one (Nagle), as tile clients keep connections alive.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

@@ -18,6 +18,7 @@ use gridmap::engine::events::{h3_resolution, EventFilter, WorldPoint, WorldRect}
 use gridmap::model::{Change, EventStatus};
 use gridmap::serve::Server;
 use gridmap::tiles::cache::TileAddr;
+use gridmap::tiles::event_tiles::buffer_reach;
 use gridmap::tiles::{TileCrs, TileId};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -30,6 +31,8 @@ const FROM: &str = "2026-10-02";
 const TO: &str = "2026-10-31";
 const SQL_FROM: &str = "2026-10-02T00:00:00Z";
 const SQL_TO: &str = "2026-11-01T00:00:00Z";
+/// Rings of neighbour cells a heatmap tile carries (the layer's 32-px buffer in 4-px cells).
+const HEATMAP_RING: i64 = 8;
 
 struct Answer {
     status: u16,
@@ -122,19 +125,25 @@ async fn events_where(client: &Client, cond: &str) -> Vec<(i64, i64, f64, f64)> 
         .collect()
 }
 
-/// Exact counts per square cell of `tile` (`2^k` cells per side) by a GROUP BY on PostGIS.
-async fn sql_bins(client: &Client, tile: TileId, k: u32, cond: &str) -> BTreeMap<(i64, i64), i64> {
-    let tshift = 32 - u32::from(tile.z);
-    let cshift = tshift - k;
+/// Exact counts per square cell of `tile` (`2^k` cells per side) and of `ring` cells around
+/// it, by a GROUP BY on PostGIS; cells are numbered from the tile's north-west corner.
+async fn sql_bins(
+    client: &Client,
+    tile: TileId,
+    k: u32,
+    ring: i64,
+    cond: &str,
+) -> BTreeMap<(i64, i64), i64> {
+    let cshift = 32 - u32::from(tile.z) - k;
+    let (x0, y0) = (i64::from(tile.x) << k, i64::from(tile.y) << k);
+    let last = (1i64 << k) - 1 + ring;
     let sql = format!(
-        "SELECT (wx >> {cshift}) - {x0}, (wy >> {cshift}) - {y0}, count(*) \
-         FROM (SELECT {} FROM (SELECT ST_Transform(geom, 3857) AS m FROM event WHERE {cond}) e) p \
-         WHERE (wx >> {tshift}) = {tx} AND (wy >> {tshift}) = {ty} GROUP BY 1, 2",
+        "SELECT cx, cy, count(*) FROM (SELECT (wx >> {cshift}) - {x0} AS cx, \
+         (wy >> {cshift}) - {y0} AS cy \
+         FROM (SELECT {} FROM (SELECT ST_Transform(geom, 3857) AS m FROM event WHERE {cond}) e) p) c \
+         WHERE cx BETWEEN {first} AND {last} AND cy BETWEEN {first} AND {last} GROUP BY 1, 2",
         world_sql(),
-        x0 = i64::from(tile.x) << k,
-        y0 = i64::from(tile.y) << k,
-        tx = tile.x,
-        ty = tile.y,
+        first = -ring,
     );
     client
         .query(&sql, &[])
@@ -221,7 +230,7 @@ async fn heatmap_clusters_and_hexagons_equal_postgis_counts_and_scope_applies() 
             let cell = ((p.x() / 64.0).floor() as i64, (p.y() / 64.0).floor() as i64);
             assert!(served.insert(cell, int(&f, "count")).is_none());
         }
-        let expected = sql_bins(&client, tile, 6, &cond).await;
+        let expected = sql_bins(&client, tile, 6, HEATMAP_RING, &cond).await;
         assert!(expected.len() > 3, "z{z}: {} cells", expected.len());
         assert_eq!(served, expected, "heatmap cells of {tile:?}");
     }
@@ -245,7 +254,7 @@ async fn heatmap_clusters_and_hexagons_equal_postgis_counts_and_scope_applies() 
             "only the filtered statuses"
         );
     }
-    let in_tile: i64 = sql_bins(&client, tile, 0, &cond).await.values().sum();
+    let in_tile: i64 = sql_bins(&client, tile, 0, 0, &cond).await.values().sum();
     assert_eq!(total, in_tile);
 
     // Scope: 淇滨区 sees fewer events than the city, exactly its own.
@@ -261,7 +270,7 @@ async fn heatmap_clusters_and_hexagons_equal_postgis_counts_and_scope_applies() 
             .sum()
     };
     let scoped_cond = filter_sql(&statuses, &categories, "410611");
-    let scoped_sql: i64 = sql_bins(&client, tile, 0, &scoped_cond)
+    let scoped_sql: i64 = sql_bins(&client, tile, 0, 0, &scoped_cond)
         .await
         .values()
         .sum();
@@ -448,12 +457,12 @@ async fn filters_key_the_cache_and_an_event_change_refreshes_exactly_its_tiles()
     );
 
     // Move an event to where another one is, several z14 tiles away.
-    let first = events.points(t, &all);
+    let first = events.points(t, 0, &all);
     let moved_code = first.first().expect("an event in the tile").code.clone();
     let old = events.position(&moved_code).expect("position");
     let far = TileId::new(12, t.x + 2, t.y + 1).expect("tile");
     let target = events
-        .points(far, &all)
+        .points(far, 0, &all)
         .first()
         .map(|p| p.code.clone())
         .unwrap_or_else(|| panic!("no event in {far:?}"));
@@ -495,11 +504,20 @@ async fn filters_key_the_cache_and_an_event_change_refreshes_exactly_its_tiles()
         .expect("store the move");
     server.apply(&[Change::UpsertEvent(event)]);
 
-    let holds = |t: &TileId, p: WorldPoint| WorldRect::of_tile(*t).contains(p);
+    // A tile shows an event within its layers' buffer (points, and heatmap cells of the ring).
+    let tilesets = common::shipped_tilesets();
+    let reach = |set: &str, z: u8| {
+        let tileset = tilesets.get(set).expect("shipped tileset");
+        let serving = tileset.layers.iter().filter(|l| l.serves(z));
+        serving.map(|l| buffer_reach(l, z)).max().unwrap_or(0)
+    };
+    let holds = |set: &str, t: &TileId, p: WorldPoint| {
+        WorldRect::of_tile(*t).grown(reach(set, t.z)).contains(p)
+    };
     for set in sets {
         let after = etags(&server, &city, set, &blocks, "").await;
         for ((t, b), a) in blocks.iter().zip(&before[set]).zip(&after) {
-            let touched = holds(t, old) || holds(t, new);
+            let touched = holds(set, t, old) || holds(set, t, new);
             // At z14 both tiles must change; at z10 the move may stay inside one cluster
             // cell and leave its rounded mean where it was.
             if t.z == 14 {

@@ -3,6 +3,9 @@
 //! Demo mode (no secret configured) makes a random secret at start-up, so tokens printed then
 //! are valid until the process ends.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::Utc;
@@ -104,11 +107,25 @@ pub enum TokenError {
     Sign(String),
 }
 
-/// Signs and verifies tokens with one HS256 secret.
-#[derive(Clone)]
+/// How many verified tokens [`Auth`] remembers; past this, it forgets them all and starts over
+/// (a tile client sends the same token hundreds of times a minute, so the set stays small).
+const VERIFIED_TOKENS: usize = 4096;
+
+/// Signs and verifies tokens with one HS256 secret, and remembers the tokens it verified (with
+/// their expiry) so that the next request with the same token skips the signature check.
 pub struct Auth {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    validation: Validation,
+    /// Token → its principal and `exp`; only tokens whose signature and claims checked out.
+    verified: RwLock<HashMap<String, Verified>>,
+}
+
+/// A token that checked out: who it names and until when (`exp`, seconds since the epoch).
+#[derive(Debug, Clone)]
+struct Verified {
+    principal: Arc<Principal>,
+    exp: i64,
 }
 
 impl std::fmt::Debug for Auth {
@@ -123,6 +140,8 @@ impl Auth {
         Auth {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation: Validation::new(Algorithm::HS256),
+            verified: RwLock::new(HashMap::new()),
         }
     }
 
@@ -157,16 +176,51 @@ impl Auth {
 
     /// Verifies a token and returns its principal.
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        let validation = Validation::new(Algorithm::HS256);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+        self.verify_shared(token).map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Auth::verify`], answered from the tokens verified before while they have not expired
+    /// (with the same leeway as the full check), so a client repeating its token pays the
+    /// signature check once.
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<Principal>, ApiError> {
+        if let Some(principal) = self.remembered(token) {
+            return Ok(principal);
+        }
+        let verified = self.verify_fully(token)?;
+        let principal = verified.principal.clone();
+        let mut map = self
+            .verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= VERIFIED_TOKENS {
+            map.clear();
+        }
+        map.insert(token.to_string(), verified);
+        Ok(principal)
+    }
+
+    /// The principal of a token verified before, unless it has expired since.
+    fn remembered(&self, token: &str) -> Option<Arc<Principal>> {
+        let map = self.verified.read().unwrap_or_else(PoisonError::into_inner);
+        let v = map.get(token)?;
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+        (v.exp >= Utc::now().timestamp().saturating_sub(leeway)).then(|| v.principal.clone())
+    }
+
+    /// The signature and claims check of `jsonwebtoken`, and the scope's form.
+    fn verify_fully(&self, token: &str) -> Result<Verified, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))?;
         let c = data.claims;
         validate_code(&c.scope)
             .map_err(|e| ApiError::unauthorized(format!("token scope is not an area code: {e}")))?;
-        Ok(Principal {
-            sub: c.sub,
-            scope: c.scope,
-            roles: c.roles,
+        Ok(Verified {
+            exp: c.exp,
+            principal: Arc::new(Principal {
+                sub: c.sub,
+                scope: c.scope,
+                roles: c.roles,
+            }),
         })
     }
 }
@@ -195,20 +249,25 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing Authorization header: send `Authorization: Bearer <token>` (see `gridmap token`)")
-            })?;
-        let text = header
-            .to_str()
-            .map_err(|_| ApiError::unauthorized("Authorization header is not ASCII"))?;
-        let token = text.strip_prefix("Bearer ").ok_or_else(|| {
-            ApiError::unauthorized("Authorization header must be `Bearer <token>`")
-        })?;
-        state.auth.verify(token.trim())
+        bearer(parts, state).map(Arc::unwrap_or_clone)
     }
+}
+
+/// The principal of the request's bearer token (401 when missing, malformed or invalid).
+pub fn bearer(parts: &Parts, state: &AppState) -> Result<Arc<Principal>, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing Authorization header: send `Authorization: Bearer <token>` (see `gridmap token`)")
+        })?;
+    let text = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Authorization header is not ASCII"))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::unauthorized("Authorization header must be `Bearer <token>`"))?;
+    state.auth.verify_shared(token.trim())
 }
 
 #[cfg(test)]
@@ -248,5 +307,38 @@ mod tests {
             auth.verify(&expired).map_err(|e| e.code),
             Err("unauthorized")
         );
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire() {
+        let auth = Auth::new("secret");
+        let t = auth
+            .issue("x", "410611", &[Role::Viewer], chrono::Duration::hours(1))
+            .expect("token");
+        let first = auth.verify_shared(&t).expect("valid");
+        let again = auth.verify_shared(&t).expect("remembered");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second check is answered from memory"
+        );
+        // An expired memory (here also naming another scope) is not used: the token is
+        // checked in full again.
+        let past = Utc::now().timestamp() - 61;
+        if let Some(v) = auth.verified.write().expect("lock").get_mut(&t) {
+            v.exp = past;
+            v.principal = Arc::new(Principal {
+                scope: "410621".into(),
+                ..Principal::clone(&v.principal)
+            });
+        }
+        let checked = auth.verify_shared(&t).expect("valid");
+        assert_eq!(checked.scope, "410611");
+        let expired = auth
+            .issue("x", "410611", &[Role::Viewer], chrono::Duration::hours(-2))
+            .expect("token");
+        for _ in 0..2 {
+            assert!(auth.verify_shared(&expired).is_err(), "never remembered");
+        }
+        assert!(Auth::new("other").verify_shared(&t).is_err());
     }
 }

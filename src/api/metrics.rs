@@ -1,9 +1,11 @@
 //! Prometheus metrics: requests and latency by route, engine sizes, store errors.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -35,22 +37,66 @@ pub fn store_error(operation: &'static str) {
     metrics::counter!(STORE_ERRORS, "operation" => operation).increment(1);
 }
 
+/// The request metrics of one route: its latency histogram and its counters by method and
+/// status, registered once so that a request only bumps them.
+struct RouteMetrics {
+    duration: metrics::Histogram,
+    requests: RwLock<HashMap<(Method, u16), metrics::Counter>>,
+}
+
+/// [`RouteMetrics`] by matched route (a bounded set: the router's routes and `unmatched`).
+fn route_metrics(route: &str) -> Arc<RouteMetrics> {
+    static ROUTES: OnceLock<RwLock<HashMap<String, Arc<RouteMetrics>>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(m) = routes
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(route)
+    {
+        return m.clone();
+    }
+    let fresh = Arc::new(RouteMetrics {
+        duration: metrics::histogram!("gridmap_http_request_duration_seconds", "route" => route.to_string()),
+        requests: RwLock::default(),
+    });
+    let mut routes = routes.write().unwrap_or_else(PoisonError::into_inner);
+    routes.entry(route.to_string()).or_insert(fresh).clone()
+}
+
+impl RouteMetrics {
+    /// The request counter of `method` and `status` on `route`.
+    fn requests(&self, route: &str, method: &Method, status: u16) -> metrics::Counter {
+        let key = (method.clone(), status);
+        if let Some(c) = self
+            .requests
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return c.clone();
+        }
+        let counter = metrics::counter!("gridmap_http_requests_total", "route" => route.to_string(), "method" => method.to_string(), "status" => status.to_string());
+        let mut known = self
+            .requests
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        known.entry(key).or_insert(counter).clone()
+    }
+}
+
 /// Middleware counting requests and their latency by matched route (not raw path, so the
 /// label set stays bounded).
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = request.method().clone();
     let start = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("gridmap_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+    let metrics = route_metrics(route);
+    metrics
+        .requests(route, &method, response.status().as_u16())
         .increment(1);
-    metrics::histogram!("gridmap_http_request_duration_seconds", "route" => route)
-        .record(start.elapsed().as_secs_f64());
+    metrics.duration.record(start.elapsed().as_secs_f64());
     response
 }
 

@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawPathParams, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -34,7 +34,7 @@ use super::AppState;
 use crate::engine::events::EventFilter;
 use crate::engine::Snapshot;
 use crate::model::{scope_prefix, EventStatus, Level};
-use crate::tiles::cache::{CachedTile, Coding, Lookup, TileAddr};
+use crate::tiles::cache::{CachedTile, Coding, Lookup, TileAt};
 use crate::tiles::event_tiles::{EventTileQuery, HeatmapBin};
 use crate::tiles::tile_id::TILE_CRS_ACCEPTED;
 use crate::tiles::tilejson::vector_layers;
@@ -43,21 +43,26 @@ use crate::tiles::{render_tile_in, TileCrs, TileError, TileId, TileRequest, Tile
 /// The media type of Mapbox Vector Tiles.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
-/// `Cache-Control` values of tile answers.
+/// `Cache-Control` values of tile answers, made once (every tile answer carries one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TileCacheControl {
     /// For anonymous requests of public tilesets.
-    pub public: String,
+    pub public: HeaderValue,
     /// For requests with a token (the tile depends on its scope).
-    pub private: String,
+    pub private: HeaderValue,
 }
 
 impl TileCacheControl {
     /// Answers browsers and proxies may keep for `max_age_s` seconds.
     pub fn with_max_age(max_age_s: u32) -> TileCacheControl {
+        // Digits and ASCII words only: always a valid header value.
+        let value = |who: &str| {
+            HeaderValue::from_str(&format!("{who}, max-age={max_age_s}"))
+                .unwrap_or(HeaderValue::from_static("no-cache"))
+        };
         TileCacheControl {
-            public: format!("public, max-age={max_age_s}"),
-            private: format!("private, max-age={max_age_s}"),
+            public: value("public"),
+            private: value("private"),
         }
     }
 }
@@ -416,34 +421,54 @@ fn parse_address(z: &str, x: &str, y: &str) -> Result<TileId, ApiError> {
     TileId::new(z, number("column", x)?, number("row", y)?).map_err(|e| bad_tile(e.to_string()))
 }
 
+/// The four segments of a tile path, borrowed from the matched route.
+/// A segment the route lacks stays empty (and is refused as a tileset or a number).
+fn tile_path(params: &RawPathParams) -> [&str; 4] {
+    let mut segments = [""; 4];
+    for (name, value) in params.iter() {
+        let slot = match name {
+            "tileset" => 0,
+            "z" => 1,
+            "x" => 2,
+            "y" => 3,
+            _ => continue,
+        };
+        segments[slot] = value;
+    }
+    segments
+}
+
 /// `GET /tiles/{tileset}/{z}/{x}/{y}[.pbf|.mvt]`: one vector tile for the caller's scope.
+/// The request is taken whole (last) so its headers are read in place, not copied.
 pub async fn tile(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((name, z, x, y)): Path<(String, String, String, String)>,
+    params: RawPathParams,
     Query(query): Query<TileQuery>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let tileset = find(&state, &name)?;
+    let [name, z, x, y] = tile_path(&params);
+    let headers = request.headers();
+    let tileset = find(&state, name)?;
     let crs = tile_crs_for(&query, tileset)?;
     viewer.check(tileset)?;
-    let id = parse_address(&z, &x, &y)?;
+    let id = parse_address(z, x, y)?;
     let events = if tileset.is_event_based() {
         Some(query.event_params(tileset)?)
     } else {
         None
     };
     let cache_control = if viewer.is_known() {
-        state.tile_cache_control.private.clone()
+        &state.tile_cache_control.private
     } else {
-        state.tile_cache_control.public.clone()
+        &state.tile_cache_control.public
     };
     if !(tileset.minzoom..=tileset.maxzoom).contains(&id.z) {
-        return Ok(empty(&cache_control));
+        return Ok(empty(cache_control));
     }
-    let coding = best_encoding(&headers);
+    let coding = best_encoding(headers);
     let cached = cached_tile(&state, &viewer, tileset, id, crs, events, coding).await?;
-    Ok(answer(&cached, coding, &headers, &cache_control))
+    Ok(answer(&cached, coding, headers, cache_control))
 }
 
 /// The tile from the cache, or rendered (off the async threads) and stored; with the cache off,
@@ -457,8 +482,8 @@ async fn cached_tile(
     events: Option<EventParams>,
     coding: Coding,
 ) -> Result<Arc<CachedTile>, ApiError> {
-    let addr = TileAddr {
-        tileset: tileset.name.clone(),
+    let at = TileAt {
+        tileset: &tileset.name,
         z: id.z,
         x: id.x,
         y: id.y,
@@ -470,7 +495,7 @@ async fn cached_tile(
         .as_ref()
         .map(EventParams::canonical)
         .unwrap_or_default();
-    let ticket = match state.tile_cache.lookup_filtered(&addr, &filters) {
+    let ticket = match state.tile_cache.lookup_tile(at, &filters) {
         Lookup::Hit(tile) => return Ok(tile),
         Lookup::Miss(ticket) => ticket,
     };
@@ -516,25 +541,28 @@ impl From<TileError> for ApiError {
     }
 }
 
-fn empty(cache_control: &str) -> Response {
+fn empty(cache_control: &HeaderValue) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     set_common(response.headers_mut(), cache_control);
     response
 }
 
-fn set_common(headers: &mut HeaderMap, cache_control: &str) {
+fn set_common(headers: &mut HeaderMap, cache_control: &HeaderValue) {
     headers.insert(
         header::VARY,
         HeaderValue::from_static("Accept-Encoding, Authorization, X-Api-Key"),
     );
-    if let Ok(v) = HeaderValue::from_str(cache_control) {
-        headers.insert(header::CACHE_CONTROL, v);
-    }
+    headers.insert(header::CACHE_CONTROL, cache_control.clone());
 }
 
 /// The answer for a tile: 304 when the client holds it, 204 when empty, else the bytes in
 /// `coding` (the best the client accepts) when the tile holds that form, identity otherwise.
-fn answer(tile: &CachedTile, coding: Coding, request: &HeaderMap, cache_control: &str) -> Response {
+fn answer(
+    tile: &CachedTile,
+    coding: Coding,
+    request: &HeaderMap,
+    cache_control: &HeaderValue,
+) -> Response {
     let etag = HeaderValue::from_str(&tile.etag).ok();
     let mut response = if client_has(request, &tile.etag) {
         StatusCode::NOT_MODIFIED.into_response()

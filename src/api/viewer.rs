@@ -2,13 +2,15 @@
 //! key (`?key=` or `X-Api-Key`, see [`super::api_key`]). A credential that does not check out
 //! is refused (401/403), never treated as anonymous.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, Query};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::Deserialize;
 
 use super::api_key::API_KEY_HEADER;
-use super::auth::Principal;
+use super::auth::{bearer, Principal};
 use super::error::ApiError;
 use super::AppState;
 use crate::tiles::cache::PUBLIC_SCOPE;
@@ -18,7 +20,7 @@ use crate::tiles::Tileset;
 /// came in the URL (a browser fetching TileJSON, then tiles, can send no header).
 #[derive(Debug, Clone, Default)]
 pub struct Viewer {
-    pub principal: Option<Principal>,
+    pub principal: Option<Arc<Principal>>,
     pub url_key: Option<String>,
 }
 
@@ -35,9 +37,8 @@ impl FromRequestParts<AppState> for Viewer {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            let principal = Principal::from_request_parts(parts, state).await?;
             return Ok(Viewer {
-                principal: Some(principal),
+                principal: Some(bearer(parts, state)?),
                 url_key: None,
             });
         }
@@ -55,7 +56,7 @@ impl FromRequestParts<AppState> for Viewer {
         };
         let principal = state.api_keys.principal(&key, &parts.headers)?;
         Ok(Viewer {
-            principal: Some(principal),
+            principal: Some(Arc::new(principal)),
             url_key: if header_key.is_some() { None } else { url_key },
         })
     }
@@ -63,10 +64,10 @@ impl FromRequestParts<AppState> for Viewer {
 
 impl Viewer {
     /// The cache scope: the jurisdiction code, or `public` for anonymous callers.
-    pub fn scope(&self) -> String {
+    pub fn scope(&self) -> &str {
         self.principal
             .as_ref()
-            .map_or_else(|| PUBLIC_SCOPE.to_string(), |p| p.scope.clone())
+            .map_or(PUBLIC_SCOPE, |p| p.scope.as_str())
     }
 
     /// Whether the caller holds a credential (its answers depend on its scope).

@@ -20,14 +20,18 @@
 //! - a render that raced with an invalidation is served but not stored (see [`Ticket`]), so a
 //!   tile cut from an older snapshot can never be cached after the invalidation that concerns it.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::io::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
 use geo::BoundingRect;
 use geo_types::{coord, Rect};
 
+use super::event_tiles::buffer_reach;
 use super::tile_id::{TileCrs, GCJ02_MARGIN_DEG};
 use super::tileset::{Source, Tileset, Tilesets, EXTENT, UNITS_PER_PX};
 use crate::crs::mercator::{lonlat_to_mercator, HALF_WORLD_M};
@@ -69,12 +73,120 @@ pub struct TileAddr {
     pub crs: TileCrs,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+impl TileAddr {
+    /// The address with borrowed names, as [`TileCache::lookup_tile`] takes it.
+    pub fn as_tile(&self) -> TileAt<'_> {
+        TileAt {
+            tileset: &self.tileset,
+            z: self.z,
+            x: self.x,
+            y: self.y,
+            scope: &self.scope,
+            crs: self.crs,
+        }
+    }
+}
+
+/// [`TileAddr`] with borrowed names: a request looks its tile up without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileAt<'a> {
+    pub tileset: &'a str,
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+    /// The caller's jurisdiction code, or [`PUBLIC_SCOPE`].
+    pub scope: &'a str,
+    /// The grid the tile was cut in (`?crs=`).
+    pub crs: TileCrs,
+}
+
+impl TileAt<'_> {
+    /// The owned address.
+    pub fn to_addr(&self) -> TileAddr {
+        TileAddr {
+            tileset: self.tileset.to_string(),
+            z: self.z,
+            x: self.x,
+            y: self.y,
+            scope: self.scope.to_string(),
+            crs: self.crs,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 struct Key {
     addr: TileAddr,
     version: u64,
     /// The canonical event filters of the request (empty for other tilesets).
     filters: String,
+}
+
+/// What a cache key is made of, borrowed: the map is probed with a [`KeyRef`] (no allocation)
+/// and holds [`Key`]s; both hash and compare through this.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct KeyParts<'a> {
+    tile: TileAt<'a>,
+    version: u64,
+    filters: &'a str,
+}
+
+/// Anything that names a cache entry.
+trait AsKey {
+    fn parts(&self) -> KeyParts<'_>;
+}
+
+impl AsKey for Key {
+    fn parts(&self) -> KeyParts<'_> {
+        KeyParts {
+            tile: self.addr.as_tile(),
+            version: self.version,
+            filters: &self.filters,
+        }
+    }
+}
+
+/// A key of borrowed parts, to probe the map.
+struct KeyRef<'a>(KeyParts<'a>);
+
+impl AsKey for KeyRef<'_> {
+    fn parts(&self) -> KeyParts<'_> {
+        self.0
+    }
+}
+
+impl Hash for dyn AsKey + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn AsKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn AsKey + '_ {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Key {}
+
+impl<'a> Borrow<dyn AsKey + 'a> for Key {
+    fn borrow(&self) -> &(dyn AsKey + 'a) {
+        self
+    }
 }
 
 /// A content coding of tile answers (`Content-Encoding`), in order of preference.
@@ -162,6 +274,12 @@ impl CachedTile {
         }
     }
 
+    /// Whether the cache must no longer answer with this tile (see `fresh_until`).
+    pub fn is_stale(&self) -> bool {
+        self.fresh_until
+            .is_some_and(|t| std::time::Instant::now() >= t)
+    }
+
     /// Whether the tile has no feature (answered 204).
     pub fn is_empty(&self) -> bool {
         self.identity.is_empty()
@@ -213,12 +331,22 @@ pub enum Lookup {
     Miss(Ticket),
 }
 
+/// A cached tile and its places in the LRU order.
+#[derive(Debug)]
+struct Entry {
+    tile: Arc<CachedTile>,
+    /// Its key in [`State::order`].
+    queued: u64,
+    /// The tick of its last use; newer than `queued` when a hit touched it since (hits only
+    /// read the map, so they move the entry in the order lazily, when eviction reaches it).
+    used: AtomicU64,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    entries: HashMap<Key, (Arc<CachedTile>, u64)>,
-    /// Use tick → key, oldest first.
+    entries: HashMap<Key, Entry>,
+    /// Queue tick → key, oldest first.
     order: BTreeMap<u64, Key>,
-    tick: u64,
     bytes: usize,
     versions: HashMap<String, u64>,
     /// Every scope a tile was cached for, so invalidation reaches all of them.
@@ -229,33 +357,36 @@ struct State {
 }
 
 impl State {
-    fn touch(&mut self, key: &Key) -> Option<Arc<CachedTile>> {
-        self.tick += 1;
-        let tick = self.tick;
-        let (tile, used) = self.entries.get_mut(key)?;
-        if tile
-            .fresh_until
-            .is_some_and(|t| std::time::Instant::now() >= t)
-        {
-            self.remove(key);
-            return None;
-        }
-        let old = std::mem::replace(used, tick);
-        let tile = tile.clone();
-        self.order.remove(&old);
-        self.order.insert(tick, key.clone());
-        Some(tile)
-    }
-
-    fn remove(&mut self, key: &Key) -> bool {
+    fn remove(&mut self, key: &dyn AsKey) -> bool {
         match self.entries.remove(key) {
-            Some((tile, used)) => {
-                self.order.remove(&used);
-                self.bytes -= tile.weight();
+            Some(entry) => {
+                self.order.remove(&entry.queued);
+                self.bytes -= entry.tile.weight();
                 true
             }
             None => false,
         }
+    }
+
+    /// Drops the least recently used tile; false when there is none. An entry used since it
+    /// was queued is queued again at its last use instead.
+    fn evict_one(&mut self) -> bool {
+        while let Some((queued, key)) = self.order.pop_first() {
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            let used = *entry.used.get_mut();
+            if used > queued {
+                entry.queued = used;
+                self.order.insert(used, key);
+                continue;
+            }
+            if let Some(old) = self.entries.remove(&key) {
+                self.bytes -= old.tile.weight();
+            }
+            return true;
+        }
+        false
     }
 
     fn version(&self, tileset: &str) -> u64 {
@@ -263,13 +394,25 @@ impl State {
     }
 }
 
-/// The byte-bounded LRU of encoded tiles. `Send + Sync`; share it in an `Arc`.
+/// The hit and miss counters of one tileset.
+#[derive(Debug, Clone)]
+struct Counters {
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+}
+
+/// The byte-bounded LRU of encoded tiles. `Send + Sync`; share it in an `Arc`. Hits take the
+/// state's read lock only, so requests answered from the cache do not wait for each other.
 #[derive(Debug)]
 pub struct TileCache {
     max_bytes: usize,
-    state: Mutex<State>,
+    /// The use clock of the LRU order (every hit and store takes the next tick).
+    tick: AtomicU64,
+    state: RwLock<State>,
     /// Held across "read old boxes, apply, invalidate" (see [`TileCache::writer`]).
     writer: Mutex<()>,
+    /// Hit and miss counters by tileset, registered on first use.
+    counters: RwLock<HashMap<String, Counters>>,
 }
 
 impl TileCache {
@@ -277,8 +420,10 @@ impl TileCache {
     pub fn new(max_bytes: usize) -> TileCache {
         TileCache {
             max_bytes,
-            state: Mutex::new(State::default()),
+            tick: AtomicU64::new(0),
+            state: RwLock::new(State::default()),
             writer: Mutex::new(()),
+            counters: RwLock::new(HashMap::new()),
         }
     }
 
@@ -294,9 +439,36 @@ impl TileCache {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is consistent between statements; a panic elsewhere cannot break it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    // The state is consistent between statements; a panic elsewhere cannot break it.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn next_tick(&self) -> u64 {
+        self.tick.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The counters of `tileset`, registered with the metrics recorder on first use.
+    fn counters(&self, tileset: &str) -> Counters {
+        let known = self.counters.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = known.get(tileset) {
+            return c.clone();
+        }
+        drop(known);
+        let name = tileset.to_string();
+        let c = Counters {
+            hits: metrics::counter!(HITS_METRIC, "tileset" => name.clone()),
+            misses: metrics::counter!(MISSES_METRIC, "tileset" => name.clone()),
+        };
+        let mut known = self
+            .counters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        known.entry(name).or_insert(c).clone()
     }
 
     /// The cached tile, or a ticket to store the one you render. Counts hits and misses.
@@ -307,24 +479,63 @@ impl TileCache {
     /// [`TileCache::lookup`] for a request with event filters, in a canonical form (the same
     /// string for the same filters, whatever order the request listed them in).
     pub fn lookup_filtered(&self, addr: &TileAddr, filters: &str) -> Lookup {
-        let mut state = self.state();
-        let key = Key {
-            version: state.version(&addr.tileset),
-            addr: addr.clone(),
+        self.lookup_tile(addr.as_tile(), filters)
+    }
+
+    /// [`TileCache::lookup_filtered`] with a borrowed address: a hit allocates nothing and
+    /// takes the read lock only.
+    pub fn lookup_tile(&self, tile: TileAt<'_>, filters: &str) -> Lookup {
+        let counters = self.counters(tile.tileset);
+        match self.hit(tile, filters) {
+            Ok(found) => {
+                counters.hits.increment(1);
+                Lookup::Hit(found)
+            }
+            Err(stale) => {
+                counters.misses.increment(1);
+                Lookup::Miss(self.ticket(tile, filters, stale))
+            }
+        }
+    }
+
+    /// The fresh cached tile; else whether a stale one is in the way (`Err(true)`).
+    fn hit(&self, tile: TileAt<'_>, filters: &str) -> Result<Arc<CachedTile>, bool> {
+        let state = self.read();
+        let probe = KeyRef(KeyParts {
+            tile,
+            version: state.version(tile.tileset),
+            filters,
+        });
+        let entry = state.entries.get(&probe as &dyn AsKey).ok_or(false)?;
+        if entry.tile.is_stale() {
+            return Err(true);
+        }
+        entry.used.store(self.next_tick(), Ordering::Relaxed);
+        Ok(entry.tile.clone())
+    }
+
+    /// The ticket for a miss (dropping the stale tile in the way, if any).
+    fn ticket(&self, tile: TileAt<'_>, filters: &str, stale: bool) -> Ticket {
+        let key_of = |state: &State| Key {
+            version: state.version(tile.tileset),
+            addr: tile.to_addr(),
             filters: filters.to_string(),
         };
-        match state.touch(&key) {
-            Some(tile) => {
-                metrics::counter!(HITS_METRIC, "tileset" => addr.tileset.clone()).increment(1);
-                Lookup::Hit(tile)
+        if stale {
+            let mut state = self.state();
+            let key = key_of(&state);
+            if state.entries.get(&key).is_some_and(|e| e.tile.is_stale()) {
+                state.remove(&key);
             }
-            None => {
-                metrics::counter!(MISSES_METRIC, "tileset" => addr.tileset.clone()).increment(1);
-                Lookup::Miss(Ticket {
-                    key,
-                    epoch: state.epoch,
-                })
-            }
+            return Ticket {
+                key,
+                epoch: state.epoch,
+            };
+        }
+        let state = self.read();
+        Ticket {
+            key: key_of(&state),
+            epoch: state.epoch,
         }
     }
 
@@ -337,20 +548,17 @@ impl TileCache {
             return;
         }
         state.remove(&ticket.key);
-        while state.bytes + weight > self.max_bytes {
-            let Some((_, oldest)) = state.order.pop_first() else {
-                break;
-            };
-            if let Some((old, _)) = state.entries.remove(&oldest) {
-                state.bytes -= old.weight();
-            }
-        }
-        state.tick += 1;
-        let tick = state.tick;
+        while state.bytes + weight > self.max_bytes && state.evict_one() {}
+        let tick = self.next_tick();
         state.scopes.insert(ticket.key.addr.scope.clone());
         state.filters.insert(ticket.key.filters.clone());
         state.order.insert(tick, ticket.key.clone());
-        state.entries.insert(ticket.key, (tile, tick));
+        let entry = Entry {
+            tile,
+            queued: tick,
+            used: AtomicU64::new(tick),
+        };
+        state.entries.insert(ticket.key, entry);
         state.bytes += weight;
     }
 
@@ -361,18 +569,18 @@ impl TileCache {
 
     /// [`TileCache::contains`] for a request with event filters (canonical form).
     pub fn contains_filtered(&self, addr: &TileAddr, filters: &str) -> bool {
-        let state = self.state();
-        let key = Key {
+        let state = self.read();
+        let probe = KeyRef(KeyParts {
+            tile: addr.as_tile(),
             version: state.version(&addr.tileset),
-            addr: addr.clone(),
-            filters: filters.to_string(),
-        };
-        state.entries.contains_key(&key)
+            filters,
+        });
+        state.entries.contains_key(&probe as &dyn AsKey)
     }
 
     /// Bytes held (all encodings).
     pub fn bytes(&self) -> usize {
-        self.state().bytes
+        self.read().bytes
     }
 
     /// Removes every cached tile of every tileset that one of `boxes` (longitude/latitude)
@@ -451,17 +659,20 @@ impl TileCache {
 }
 
 /// How far (world units) outside a tile of event tileset `tileset` at zoom `z` an event can be
-/// and still change it: 0 for points, clusters and square cells (all strictly inside the tile);
-/// for a heatmap, the margin [`crate::engine::EventStore::count_in_h3`] scans for hexagons whose
-/// centre is in the tile (three edge lengths of the zoom's H3 resolution, at the most poleward
-/// of `points`, plus one unit for rounding).
+/// and still change it: the buffer of its point and square-cell layers ([`buffer_reach`]; 0
+/// for clusters, which are strictly inside the tile); for a heatmap at least the margin
+/// [`crate::engine::EventStore::count_in_h3`] scans for hexagons whose centre is in the tile
+/// (three edge lengths of the zoom's H3 resolution, at the most poleward of `points`, plus one
+/// unit for rounding).
 fn event_reach_units(tileset: &Tileset, z: u8, points: &[WorldPoint]) -> u32 {
-    let heatmap = tileset
-        .layers
-        .iter()
-        .any(|l| l.serves(z) && l.source == Source::Heatmap);
-    if !heatmap {
-        return 0;
+    let serving = tileset.layers.iter().filter(|l| l.serves(z));
+    let buffers = serving
+        .clone()
+        .map(|l| buffer_reach(l, z))
+        .max()
+        .unwrap_or(0);
+    if !serving.clone().any(|l| l.source == Source::Heatmap) {
+        return buffers;
     }
     let Ok(res) = h3o::Resolution::try_from(h3_resolution(z)) else {
         return u32::MAX;
@@ -475,10 +686,11 @@ fn event_reach_units(tileset: &Tileset, z: u8, points: &[WorldPoint]) -> u32 {
     // covered: the engine sizes its margin there.
     let lat = (lat + 360.0 / f64::from(1u32 << z.min(31))).min(89.0);
     let per_m = 4_294_967_296.0 / (2.0 * HALF_WORLD_M) / lat.to_radians().cos();
-    (3.0 * res.edge_length_m() * per_m)
+    let hexagons = (3.0 * res.edge_length_m() * per_m)
         .ceil()
         .min(f64::from(u32::MAX - 1)) as u32
-        + 1
+        + 1;
+    hexagons.max(buffers)
 }
 
 /// The tiles at zoom `z` whose world-unit rectangle grown by `reach` contains `p`.
@@ -914,7 +1126,14 @@ mod tests {
                 f64::from(reach) >= 3.0 * res.edge_length_m() * per_m,
                 "z{z}"
             );
-            assert_eq!(event_reach_units(events, z, &[p]), 0);
+            // The heatmap's ring of buffer cells is covered too.
+            let ring = heatmap.layers.iter().map(|l| buffer_reach(l, z)).max();
+            assert!(reach >= ring.unwrap_or(0), "z{z}");
+            // Clusters lie inside their tile; points reach as far as their layer's buffer.
+            let points = events.layers.iter().filter(|l| l.serves(z));
+            let buffer = points.map(|l| buffer_reach(l, z)).max().unwrap_or(0);
+            assert_eq!(event_reach_units(events, z, &[p]), buffer, "z{z}");
+            assert_eq!(buffer > 0, z >= 14, "z{z}");
         }
         // A point one unit west of a tile's edge reaches that tile only through the margin.
         let t = crate::tiles::TileId::containing(12, 114.297, 35.748).expect("tile");

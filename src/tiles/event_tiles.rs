@@ -4,10 +4,12 @@
 //! The rules:
 //! - positions are the store's quantized world units brought into the tile with exact integer
 //!   arithmetic ([`WorldPoint::in_tile`]), so a point never lands in the wrong cell or tile;
-//! - points and clusters come from the tile only (a cluster's mean lies inside its cell), so
-//!   nothing outside the tile plus buffer is ever written;
+//! - points come from the tile plus the layer's buffer, so a symbol near an edge is drawn
+//!   whole; clusters from the tile only (a cluster's mean lies inside its cell);
 //! - square heatmap cells are points at the cell centres with `count` (weights for MapLibre's
-//!   heatmap layer); empty cells are left out;
+//!   heatmap layer), for the tile and the rings of cells that cover the layer's buffer (the
+//!   neighbours' cells, with their ids and counts, so the blur has no seam at tile edges);
+//!   empty cells are left out;
 //! - H3 hexagons are the cells whose centre lies in the tile ([`EventStore::count_in_h3`]),
 //!   drawn whole and clipped to the tile plus the layer's buffer, with `h3` (the index in hex)
 //!   and `count`;
@@ -92,12 +94,43 @@ fn in_tile(p: WorldPoint, tile: TileId) -> Coord<f64> {
     coord! {x: x as f64, y: y as f64}
 }
 
-/// The row-major index of square cell (cx, cy) of `tile` in the zoom's grid of cells.
-fn cell_id(tile: TileId, side: u32, (cx, cy): (u32, u32)) -> u64 {
-    let across = (1u64 << tile.z) * u64::from(side);
-    let gx = u64::from(tile.x) * u64::from(side) + u64::from(cx);
-    let gy = u64::from(tile.y) * u64::from(side) + u64::from(cy);
-    gy.wrapping_mul(across).wrapping_add(gx)
+/// The row-major index of square cell (cx, cy) of `tile` in the zoom's grid of cells; a cell
+/// of the buffer ring (negative, or `side` and beyond) gets its neighbour's index, so one cell
+/// has one id in every tile that carries it.
+fn cell_id(tile: TileId, side: u32, (cx, cy): (i64, i64)) -> u64 {
+    let across = (1i64 << tile.z) * i64::from(side);
+    let gx = i64::from(tile.x) * i64::from(side) + cx;
+    let gy = i64::from(tile.y) * i64::from(side) + cy;
+    gy.wrapping_mul(across).wrapping_add(gx) as u64
+}
+
+/// A layer's buffer in world units at zoom `z` (tile units scaled by 2^(32 − z) / extent).
+fn buffer_world_units(def: &LayerDef, z: u8) -> u32 {
+    let tile_units = (def.buffer_px * UNITS_PER_PX).max(0.0).ceil() as u64;
+    let world = (tile_units << (32 - u32::from(z))) / u64::from(EXTENT);
+    u32::try_from(world).unwrap_or(u32::MAX)
+}
+
+/// How far (world units) outside a tile at zoom `z` an event can lie and still be drawn in it
+/// by `def` as a point or a square cell: the layer's buffer, rounded up to whole cells for a
+/// heatmap. The cache invalidates that far around a changed event (H3 hexagons reach further;
+/// the cache adds their margin).
+pub fn buffer_reach(def: &LayerDef, z: u8) -> u32 {
+    match def.source {
+        Source::EventPoints => buffer_world_units(def, z),
+        Source::Heatmap => {
+            let side = def.cells_per_side.max(1);
+            let cell = (1u64 << (32 - u32::from(z))) / u64::from(side);
+            u32::try_from(u64::from(buffer_cells(def, side)) * cell).unwrap_or(u32::MAX)
+        }
+        _ => 0,
+    }
+}
+
+/// Rings of square cells that cover a layer's buffer.
+fn buffer_cells(def: &LayerDef, side: u32) -> u32 {
+    let cell_units = f64::from(EXTENT) / f64::from(side.max(1));
+    ((def.buffer_px * UNITS_PER_PX).max(0.0) / cell_units).ceil() as u32
 }
 
 /// The tags `def` lists, in its order.
@@ -153,7 +186,7 @@ fn point_features(
     filter: &EventFilter,
 ) -> Vec<TileFeature> {
     events
-        .points(tile, filter)
+        .points(tile, buffer_world_units(def, tile.z), filter)
         .iter()
         .map(|e| point(feature_id(&e.code), in_tile(e.at, tile), event_tags(e, def)))
         .collect()
@@ -179,8 +212,9 @@ fn cluster_features(
                     .zip(c.by_status)
                     .map(|(s, n)| (s.as_str(), TagValue::Int(i64::from(n)))),
             );
+            let cell = (i64::from(c.cell.0), i64::from(c.cell.1));
             let mut f = point(
-                cell_id(tile, side, c.cell),
+                cell_id(tile, side, cell),
                 in_tile(c.center, tile),
                 listed(all, def),
             );
@@ -197,17 +231,21 @@ fn square_features(
     filter: &EventFilter,
 ) -> Vec<TileFeature> {
     let side = def.cells_per_side;
-    let Ok(bins) = events.count_in_bins(tile, side, filter) else {
+    let ring = buffer_cells(def, side);
+    let Ok(bins) = events.count_in_bins(tile, side, ring, filter) else {
         return Vec::new();
     };
+    let across = i64::from(side + 2 * ring);
     let unit = f64::from(EXTENT) / f64::from(side);
     bins.iter()
         .enumerate()
         .filter(|(_, &n)| n > 0)
         .map(|(k, &n)| {
-            let cell = ((k as u32) % side, (k as u32) / side);
-            let at =
-                coord! {x: (f64::from(cell.0) + 0.5) * unit, y: (f64::from(cell.1) + 0.5) * unit};
+            let cell = (
+                k as i64 % across - i64::from(ring),
+                k as i64 / across - i64::from(ring),
+            );
+            let at = coord! {x: (cell.0 as f64 + 0.5) * unit, y: (cell.1 as f64 + 0.5) * unit};
             let mut f = point(
                 cell_id(tile, side, cell),
                 at,
@@ -238,7 +276,7 @@ fn hexagon_features(
                 .iter()
                 .map(|ll| frame.project(ll.lng(), ll.lat()))
                 .collect();
-            let parts = clip_polygon(rounded_polygon(vec![ring])?, clip);
+            let parts = clip_polygon(&rounded_polygon(vec![ring])?, clip);
             if parts.0.is_empty() {
                 return None;
             }
@@ -269,6 +307,8 @@ mod tests {
         let b = TileId::new(10, 6, 7).expect("tile");
         assert_ne!(cell_id(a, 64, (63, 0)), cell_id(b, 64, (0, 0)));
         assert_eq!(cell_id(a, 64, (63, 0)) + 1, cell_id(b, 64, (0, 0)));
+        assert_eq!(cell_id(a, 64, (64, 0)), cell_id(b, 64, (0, 0)));
+        assert_eq!(cell_id(b, 64, (-1, 3)), cell_id(a, 64, (63, 3)));
     }
 
     #[test]

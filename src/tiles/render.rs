@@ -252,11 +252,17 @@ impl<'a> Cut<'a> {
             self.tile.z,
             self.crs,
         );
-        let clip = self.clip_rect(def);
         let extent = f64::from(EXTENT);
         let (dx, dy) = (
             -f64::from(self.tile.x) * extent,
             -f64::from(self.tile.y) * extent,
+        );
+        // Clipped where the layer lies (whole world tile units), so only the parts in the tile
+        // are translated.
+        let clip = self.clip_rect(def);
+        let clip = Rect::new(
+            coord! {x: clip.min().x - dx, y: clip.min().y - dy},
+            coord! {x: clip.max().x - dx, y: clip.max().y - dy},
         );
         self.areas
             .iter()
@@ -265,7 +271,8 @@ impl<'a> Cut<'a> {
                 let parts: Vec<Polygon<f64>> = layer
                     .polygons(&a.code)?
                     .iter()
-                    .flat_map(|p| clip_polygon(p.translate(dx, dy), clip))
+                    .flat_map(|p| clip_polygon(p, clip))
+                    .map(|p| p.translate(dx, dy))
                     .collect();
                 if parts.is_empty() {
                     return None;
@@ -313,7 +320,7 @@ impl<'a> Cut<'a> {
                     .map(|_| simplified.next().unwrap_or_default())
                     .collect();
                 if let Some(p) = rounded_polygon(rings) {
-                    parts.extend(clip_polygon(p, clip));
+                    parts.extend(clip_polygon(&p, clip));
                 }
             }
             if parts.is_empty() {

@@ -145,15 +145,19 @@ impl Compiled {
         }
     }
 
+    /// Whether the filter keeps events of a category (by its dictionary index).
+    pub fn keeps_category(&self, category: u16) -> bool {
+        self.categories
+            .as_ref()
+            .is_none_or(|c| c.get(usize::from(category)).copied().unwrap_or(false))
+    }
+
     /// Whether row `i` of `s` passes everything but the box. The tests are combined with `&`,
     /// not `&&`: evaluating all of them without branches beats mispredicted early exits.
     #[inline]
     pub fn matches(&self, s: &Segment, i: usize) -> bool {
         let t = s.reported[i];
-        let category = self
-            .categories
-            .as_ref()
-            .is_none_or(|c| c.get(usize::from(s.category[i])).copied().unwrap_or(false));
+        let category = self.keeps_category(s.category[i]);
         let area = self
             .areas
             .as_ref()

@@ -94,7 +94,7 @@ impl EventStore {
             if !seg.overlaps_time(filter.from, filter.to) {
                 continue;
             }
-            for (run, inside) in seg.runs_in(&rect) {
+            for (run, inside) in seg.runs_in(&rect, |c| filter.keeps_category(c)) {
                 for i in run {
                     if (inside || rect.contains(seg.point(i)))
                         && filter.matches(seg, i)
@@ -115,23 +115,30 @@ impl EventStore {
         n
     }
 
-    /// Exact counts per square cell of a tile, row-major from the north-west
-    /// (`cells_per_side²` entries).
+    /// Exact counts per square cell of a tile and of `ring` cells around it (the layer's
+    /// buffer, so a heatmap drawn tile by tile has no seams), row-major from the north-west
+    /// corner of the ring: `(cells_per_side + 2·ring)²` entries.
     pub fn count_in_bins(
         &self,
         tile: TileId,
         cells_per_side: u32,
+        ring: u32,
         filter: &EventFilter,
     ) -> Result<Vec<u32>, EventQueryError> {
         let shift = cell_shift(tile, cells_per_side)?;
         let r = WorldRect::of_tile(tile);
-        let side = cells_per_side as usize;
-        let mut bins = vec![0u32; side * side];
+        let reach = (u64::from(ring) << shift).min(u64::from(u32::MAX));
+        let (ox, oy) = (
+            i64::from(r.x0) - reach as i64,
+            i64::from(r.y0) - reach as i64,
+        );
+        let across = (cells_per_side + 2 * ring) as usize;
+        let mut bins = vec![0u32; across * across];
         let compiled = Compiled::new(filter, &self.dicts);
-        self.scan(&compiled, r, |s, i| {
-            let cx = ((s.x[i] - r.x0) >> shift) as usize;
-            let cy = ((s.y[i] - r.y0) >> shift) as usize;
-            bins[cy * side + cx] += 1;
+        self.scan(&compiled, r.grown(reach as u32), |s, i| {
+            let cx = ((i64::from(s.x[i]) - ox) >> shift) as usize;
+            let cy = ((i64::from(s.y[i]) - oy) >> shift) as usize;
+            bins[cy * across + cx] += 1;
         });
         Ok(bins)
     }
@@ -208,11 +215,12 @@ impl EventStore {
         out
     }
 
-    /// The matching events of a tile, in the store's order.
-    pub fn points(&self, tile: TileId, filter: &EventFilter) -> Vec<EventPoint<'_>> {
+    /// The matching events of a tile and of `buffer` world units around it (so symbols near
+    /// an edge are drawn whole), in the store's order.
+    pub fn points(&self, tile: TileId, buffer: u32, filter: &EventFilter) -> Vec<EventPoint<'_>> {
         let compiled = Compiled::new(filter, &self.dicts);
         let mut out = Vec::new();
-        self.scan(&compiled, WorldRect::of_tile(tile), |s, i| {
+        self.scan(&compiled, WorldRect::of_tile(tile).grown(buffer), |s, i| {
             out.push(self.point_of(s, i, compiled.now));
         });
         out

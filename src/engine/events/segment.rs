@@ -1,9 +1,11 @@
-//! A segment: an immutable, columnar run of event rows sorted by the Z-order key of their
-//! position, with a bounding box per block of [`BLOCK`] rows and a permutation sorted by code.
+//! A segment: an immutable, columnar run of event rows sorted by category and then by the
+//! Z-order key of their position, with a bounding box per block of [`BLOCK`] rows (a block
+//! never spans two categories) and a permutation sorted by code.
 //!
-//! A query first narrows to the rows whose key lies between the keys of its rectangle's
-//! corners (two binary searches), then skips every block whose box misses the rectangle and
-//! tests positions only in blocks that straddle its border.
+//! A query visits only the category runs its filter keeps (a heatmap of one category reads
+//! that category's rows alone); in each it narrows to the rows whose key lies between the keys
+//! of its rectangle's corners (two binary searches), then skips every block whose box misses
+//! the rectangle and tests positions only in blocks that straddle its border.
 
 use std::ops::Range;
 
@@ -45,7 +47,9 @@ pub(super) struct Segment {
     pub outside: Vec<bool>,
     /// Row numbers sorted by code.
     by_code: Vec<u32>,
-    /// The box of each block of [`BLOCK`] rows.
+    /// The rows of each category, in category order.
+    runs: Vec<CategoryRun>,
+    /// The box of each block of [`BLOCK`] rows of each run, run after run.
     blocks: Vec<WorldRect>,
     /// Earliest and latest report time.
     pub time: (u32, u32),
@@ -53,10 +57,39 @@ pub(super) struct Segment {
     codes: (u64, u64),
 }
 
+/// The rows `start..end` of one category, whose blocks start at `first_block`.
+#[derive(Debug, Clone, Copy)]
+struct CategoryRun {
+    category: u16,
+    start: usize,
+    end: usize,
+    first_block: usize,
+}
+
+/// The category runs of rows sorted by category, and the box of each run's blocks.
+fn category_runs(rows: &[Row]) -> (Vec<CategoryRun>, Vec<WorldRect>) {
+    let mut runs = Vec::new();
+    let mut blocks = Vec::with_capacity(rows.len().div_ceil(BLOCK));
+    let mut start = 0;
+    for group in rows.chunk_by(|a, b| a.category == b.category) {
+        runs.push(CategoryRun {
+            category: group[0].category,
+            start,
+            end: start + group.len(),
+            first_block: blocks.len(),
+        });
+        blocks.extend(group.chunks(BLOCK).map(block_box));
+        start += group.len();
+    }
+    runs.shrink_to_fit();
+    blocks.shrink_to_fit();
+    (runs, blocks)
+}
+
 impl Segment {
-    /// Sorts the rows in Z-order and lays them out in columns of exact capacity.
+    /// Sorts the rows by category and Z-order and lays them out in columns of exact capacity.
     pub fn build(mut rows: Vec<Row>) -> Segment {
-        rows.sort_unstable_by_key(|r| (r.at.morton(), r.code));
+        rows.sort_unstable_by_key(|r| (r.category, r.at.morton(), r.code));
         let n = rows.len();
         let col = |f: &dyn Fn(&Row) -> u32| -> Vec<u32> {
             let mut v = Vec::with_capacity(n);
@@ -65,7 +98,7 @@ impl Segment {
         };
         let mut by_code: Vec<u32> = (0..n as u32).collect();
         by_code.sort_unstable_by_key(|&i| rows[i as usize].code);
-        let blocks = rows.chunks(BLOCK).map(block_box).collect::<Vec<_>>();
+        let (runs, blocks) = category_runs(&rows);
         Segment {
             code: exact(rows.iter().map(|r| r.code), n),
             x: col(&|r| r.at.x),
@@ -80,7 +113,8 @@ impl Segment {
             level: exact(rows.iter().map(|r| r.level), n),
             outside: exact(rows.iter().map(|r| r.outside), n),
             by_code,
-            blocks: exact(blocks.into_iter(), n.div_ceil(BLOCK)),
+            runs,
+            blocks,
             time: span(rows.iter().map(|r| r.reported)).unwrap_or((u32::MAX, 0)),
             codes: span(rows.iter().map(|r| r.code)).unwrap_or((u64::MAX, 0)),
         }
@@ -133,26 +167,37 @@ impl Segment {
         self.time.0 < to && self.time.1 >= from
     }
 
-    /// Runs of rows that may lie in `rect`, each with whether its block lies wholly inside
-    /// (then no position test is needed).
-    pub fn runs_in(&self, rect: &WorldRect) -> impl Iterator<Item = (Range<usize>, bool)> + '_ {
+    /// Runs of rows of the categories `wanted` keeps that may lie in `rect`, each with
+    /// whether its block lies wholly inside (then no position test is needed).
+    pub fn runs_in<'a>(
+        &'a self,
+        rect: &WorldRect,
+        wanted: impl Fn(u16) -> bool + 'a,
+    ) -> impl Iterator<Item = (Range<usize>, bool)> + 'a {
         let rect = *rect;
         let (lo, hi) = rect.morton_range();
-        let start = self.partition_by_key(|k| k < lo);
-        let end = self.partition_by_key(|k| k <= hi).max(start);
-        let first_block = start / BLOCK;
-        let last_block = end.div_ceil(BLOCK);
-        (first_block..last_block).filter_map(move |b| {
-            let inside = rect.covers(&self.blocks[b]);
-            rect.intersection(&self.blocks[b])?;
-            let run = (b * BLOCK).max(start)..((b + 1) * BLOCK).min(end);
-            Some((run, inside))
-        })
+        self.runs
+            .iter()
+            .filter(move |run| wanted(run.category))
+            .flat_map(move |run| {
+                let start = self.partition_by_key(run, |k| k < lo);
+                let end = self.partition_by_key(run, |k| k <= hi).max(start);
+                let first = (start - run.start) / BLOCK;
+                let last = (end - run.start).div_ceil(BLOCK);
+                (first..last).filter_map(move |b| {
+                    let block = &self.blocks[run.first_block + b];
+                    let inside = rect.covers(block);
+                    rect.intersection(block)?;
+                    let from = run.start + b * BLOCK;
+                    Some((from.max(start)..(from + BLOCK).min(end), inside))
+                })
+            })
     }
 
-    /// The first row whose key fails `before`. Keys increase with the row number.
-    fn partition_by_key(&self, before: impl Fn(u64) -> bool) -> usize {
-        let (mut lo, mut hi) = (0, self.len());
+    /// The first row of `run` whose key fails `before`. Keys increase with the row number
+    /// within a run.
+    fn partition_by_key(&self, run: &CategoryRun, before: impl Fn(u64) -> bool) -> usize {
+        let (mut lo, mut hi) = (run.start, run.end);
         while lo < hi {
             let mid = (lo + hi) / 2;
             if before(self.point(mid).morton()) {
@@ -182,6 +227,7 @@ impl Segment {
             + b(&self.level)
             + b(&self.outside)
             + b(&self.by_code)
+            + b(&self.runs)
             + b(&self.blocks)
     }
 }

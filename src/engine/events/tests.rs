@@ -159,9 +159,9 @@ fn empty_store_answers_zeros() {
     let f = EventFilter::at(now());
     let tile = TileId::new(0, 0, 0).expect("tile");
     assert!(store.is_empty());
-    assert_eq!(store.count_in_bins(tile, 4, &f), Ok(vec![0; 16]));
+    assert_eq!(store.count_in_bins(tile, 4, 0, &f), Ok(vec![0; 16]));
     assert!(store.count_in_h3(tile, &f).is_empty());
-    assert!(store.points(tile, &f).is_empty());
+    assert!(store.points(tile, 0, &f).is_empty());
     assert_eq!(store.position("E20260101000001"), None);
 }
 
@@ -171,15 +171,15 @@ fn bad_binnings_are_refused() {
     let f = EventFilter::at(now());
     let tile = TileId::new(22, 0, 0).expect("tile");
     assert_eq!(
-        store.count_in_bins(tile, 48, &f),
+        store.count_in_bins(tile, 48, 0, &f),
         Err(EventQueryError::CellsPerSide(48))
     );
     assert_eq!(
-        store.count_in_bins(tile, 2048, &f).map(|b| b.len()),
+        store.count_in_bins(tile, 2048, 0, &f).map(|b| b.len()),
         Err(EventQueryError::TooFine { z: 22, cells: 2048 })
     );
     assert_eq!(
-        store.count_in_bins(tile, 1024, &f).map(|b| b.len()),
+        store.count_in_bins(tile, 1024, 0, &f).map(|b| b.len()),
         Ok(1024 * 1024),
         "z22 with 1024 cells is the 2^32 grid itself"
     );
@@ -200,13 +200,60 @@ fn square_bins_equal_brute_force() {
             let f = random_filter(&mut rng, events);
             let tile = random_tile(&mut rng, events, 6..=17);
             let cells = *[1, 4, 64, 256].choose(&mut rng).expect("non-empty");
-            let got = store.count_in_bins(tile, cells, &f).expect("valid binning");
+            let got = store
+                .count_in_bins(tile, cells, 0, &f)
+                .expect("valid binning");
             let want = reference_bins(events, tile, cells, &f);
             nonzero += want.iter().filter(|&&c| c > 0).count();
             assert_eq!(got, want, "{name} round {round}: {tile:?} {cells} {f:?}");
         }
         assert!(nonzero > 100, "{name}: the random tiles must hold events");
     }
+}
+
+#[test]
+fn the_buffer_ring_holds_the_neighbours_cells() {
+    let events = sample();
+    let store = loaded(events);
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let mut in_ring = 0;
+    for round in 0..30 {
+        let f = random_filter(&mut rng, events);
+        let tile = random_tile(&mut rng, events, 8..=15);
+        let cells = 64i64;
+        let ring = *[1i64, 8].choose(&mut rng).expect("non-empty");
+        let got = store
+            .count_in_bins(tile, cells as u32, ring as u32, &f)
+            .expect("valid binning");
+        let across = cells + 2 * ring;
+        assert_eq!(got.len() as i64, across * across);
+        let last = cells << tile.z;
+        let mut neighbours: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+        for (k, &n) in got.iter().enumerate() {
+            let (cx, cy) = (k as i64 % across - ring, k as i64 / across - ring);
+            let (gx, gy) = (
+                i64::from(tile.x) * cells + cx,
+                i64::from(tile.y) * cells + cy,
+            );
+            if gx < 0 || gy < 0 || gx >= last || gy >= last {
+                assert_eq!(n, 0, "round {round}: a cell beyond the world edge");
+                continue;
+            }
+            let (tx, ty) = ((gx / cells) as u32, (gy / cells) as u32);
+            let bins = neighbours.entry((tx, ty)).or_insert_with(|| {
+                let t = TileId::new(tile.z, tx, ty).expect("tile");
+                store
+                    .count_in_bins(t, cells as u32, 0, &f)
+                    .expect("valid binning")
+            });
+            let want = bins[((gy % cells) * cells + gx % cells) as usize];
+            assert_eq!(n, want, "round {round}: {tile:?} cell ({cx}, {cy})");
+            if !(0..cells).contains(&cx) || !(0..cells).contains(&cy) {
+                in_ring += n;
+            }
+        }
+    }
+    assert!(in_ring > 0, "the ring cells must hold events");
 }
 
 #[test]
@@ -248,7 +295,11 @@ fn clusters_and_points_equal_brute_force() {
             .filter(|e| rect.contains(WorldPoint::from_lonlat(e.location.x(), e.location.y())))
             .collect();
 
-        let mut codes: Vec<String> = store.points(tile, &f).into_iter().map(|p| p.code).collect();
+        let mut codes: Vec<String> = store
+            .points(tile, 0, &f)
+            .into_iter()
+            .map(|p| p.code)
+            .collect();
         codes.sort();
         let mut want: Vec<String> = inside.iter().map(|e| e.code.clone()).collect();
         want.sort();
@@ -297,7 +348,7 @@ fn point_flags_follow_the_deadline_rule() {
     let f = EventFilter::at(now());
     let by_code: HashMap<&str, &Event> = events.iter().map(|e| (e.code.as_str(), e)).collect();
     let tile = TileId::containing(8, events[0].location.x(), events[0].location.y()).expect("tile");
-    let points = store.points(tile, &f);
+    let points = store.points(tile, 0, &f);
     assert!(points.len() > 100);
     let mut overdue = 0;
     for p in &points {
@@ -410,7 +461,7 @@ fn upsert_moves_an_event_between_statuses_and_places() {
     let tile = TileId::containing(18, fresh.location.x(), fresh.location.y()).expect("tile");
     let mut f = EventFilter::at(now());
     f.categories = vec!["9999".to_string()];
-    let points = store.points(tile, &f);
+    let points = store.points(tile, 0, &f);
     assert_eq!(points.len(), 1);
     assert_eq!(
         (points[0].code.as_str(), points[0].category),
@@ -421,6 +472,7 @@ fn upsert_moves_an_event_between_statuses_and_places() {
     let before = store.count_in_bins(
         TileId::new(0, 0, 0).expect("tile"),
         64,
+        0,
         &EventFilter::at(now()),
     );
     store.compact();
@@ -430,6 +482,7 @@ fn upsert_moves_an_event_between_statuses_and_places() {
         store.count_in_bins(
             TileId::new(0, 0, 0).expect("tile"),
             64,
+            0,
             &EventFilter::at(now())
         ),
         before
@@ -508,7 +561,7 @@ fn a_million_events_fit_in_48_bytes_each_and_a_z12_tile_is_quick() {
     for (z, cells) in [(12u8, 256u32), (8, 256), (12, 64)] {
         let tile = TileId::containing(z, c.x(), c.y()).expect("tile");
         let started = Instant::now();
-        let bins = store.count_in_bins(tile, cells, &f).expect("valid");
+        let bins = store.count_in_bins(tile, cells, 0, &f).expect("valid");
         let square = started.elapsed();
         let started = Instant::now();
         let hex = store.count_in_h3(tile, &f);
@@ -516,7 +569,7 @@ fn a_million_events_fit_in_48_bytes_each_and_a_z12_tile_is_quick() {
         let mut one = f.clone();
         one.categories = vec!["0203".to_string()];
         let started = Instant::now();
-        let filtered = store.count_in_bins(tile, cells, &one).expect("valid");
+        let filtered = store.count_in_bins(tile, cells, 0, &one).expect("valid");
         let category = started.elapsed();
         eprintln!(
             "z{z} {cells}²: {} events in {square:?}; h3 {} cells in {h3:?}; category 0203 {} in {category:?}",
@@ -532,7 +585,7 @@ fn a_million_events_fit_in_48_bytes_each_and_a_z12_tile_is_quick() {
 fn measure_apply(store: &EventStore) {
     let tile = TileId::new(0, 0, 0).expect("tile");
     let changed: Vec<Event> = store
-        .points(tile, &EventFilter::at(now()))
+        .points(tile, 0, &EventFilter::at(now()))
         .into_iter()
         .step_by(1999)
         .take(500)
@@ -586,7 +639,7 @@ async fn loads_from_a_geopackage() {
         TileId::containing(10, events[0].location.x(), events[0].location.y()).expect("tile");
     let f = EventFilter::at(now());
     assert_eq!(
-        loaded.count_in_bins(tile, 64, &f),
+        loaded.count_in_bins(tile, 64, 0, &f),
         Ok(reference_bins(events, tile, 64, &f))
     );
 }
