@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::api_key::ApiKeys;
 use crate::api::auth::{Auth, Role};
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Services};
 use crate::config::{Config, StoreLocation, DEFAULT_DATA};
 use crate::engine::{Engine, EventLoader};
 use crate::generate::{self, GenerateOptions, Scale};
@@ -98,7 +98,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let dataset = store.load().await?;
     let engine = Arc::new(Engine::new(dataset));
     let mut events = EventLoader::default();
-    store.load_events(&mut |chunk| events.push(chunk)).await?;
+    store
+        .load_events_without_steps(&mut |chunk| events.push(chunk))
+        .await?;
     engine.load_events(events.finish());
     tracing::info!(
         store = store.name(),
@@ -131,7 +133,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         }
     };
     let clock = api::clock::Clock::system();
-    let state = AppState {
+    let state = AppState::new(Services {
         engine: engine.clone(),
         store: store.clone(),
         auth: Arc::new(auth),
@@ -144,7 +146,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         clock: clock.clone(),
         deadlines: Arc::new(config.event_deadlines.clone()),
         event_writes: Arc::new(tokio::sync::Mutex::new(())),
-    };
+    });
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();

@@ -924,6 +924,20 @@ async fn a_large_event_batch_is_written_and_streamed_back() {
     );
     assert_eq!(count, EVENTS);
     assert!(chunks.len() > 1, "streamed in chunks");
+
+    let mut codes = Vec::new();
+    store
+        .load_events_without_steps(&mut |chunk| {
+            for e in chunk {
+                assert!(e.transitions.is_empty(), "{} came with its steps", e.code);
+                codes.push(e.code);
+            }
+        })
+        .await
+        .expect("stream without steps");
+    codes.sort();
+    let expected: Vec<String> = (0..EVENTS).map(|i| format!("B{i:07}")).collect();
+    assert_eq!(codes, expected, "every event once, steps left out");
 }
 
 // ---------------------------------------------------------------------------------------------

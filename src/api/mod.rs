@@ -30,9 +30,28 @@ use crate::tiles::cache::TileCache;
 use crate::tiles::glyphs::GlyphStore;
 use crate::tiles::Tilesets;
 
-/// What every handler can reach.
+/// What every handler can reach, shared: axum clones the state for every extractor of every
+/// request, so a clone is one reference count rather than one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state of a router serving these services.
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     pub engine: Arc<Engine>,
     pub store: Arc<dyn Store>,
     pub auth: Arc<auth::Auth>,

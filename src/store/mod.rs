@@ -47,11 +47,21 @@ pub trait Store: Send + Sync {
     /// Loads everything the engine needs at start-up (events and fixes excluded).
     async fn load(&self) -> Result<Dataset, StoreError>;
 
-    /// Streams all stored events, oldest first, in chunks, to `sink`.
+    /// Streams all stored events, oldest first, in chunks, to `sink`, each with its steps.
     async fn load_events(
         &self,
         sink: &mut (dyn FnMut(Vec<Event>) + Send),
     ) -> Result<(), StoreError>;
+
+    /// As [`Store::load_events`], but the events' steps may be left out and the order may be
+    /// any: what the engine loads at start-up (it keeps no step history, the steps are most of
+    /// the rows, and it sorts the events itself).
+    async fn load_events_without_steps(
+        &self,
+        sink: &mut (dyn FnMut(Vec<Event>) + Send),
+    ) -> Result<(), StoreError> {
+        self.load_events(sink).await
+    }
 
     /// Applies a batch of changes in one transaction; returns only after the commit.
     /// On error nothing of the batch is stored.

@@ -196,45 +196,18 @@ impl Store for PostgisStore {
         })
     }
 
-    /// Streams events by `reported_at` through a cursor, [`EVENT_CHUNK`] at a time, each chunk
-    /// with its transitions.
     async fn load_events(
         &self,
         sink: &mut (dyn FnMut(Vec<Event>) + Send),
     ) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await.map_err(pool_error)?;
-        let tx = read_only_transaction(&mut client).await?;
-        tx.batch_execute(&format!(
-            "DECLARE gridmap_events NO SCROLL CURSOR FOR SELECT {} FROM event ORDER BY reported_at, code",
-            rows::EVENT_COLUMNS
-        ))
-        .await
-        .map_err(|e| query_error("cannot open the event cursor", &e))?;
-        // Each chunk's steps are found by the primary key of event_transition; a reused plan
-        // for `= ANY($1)` may scan the whole table per chunk instead (the cursor's plan is
-        // fixed already).
-        tx.batch_execute("SET LOCAL enable_seqscan = off")
-            .await
-            .map_err(|e| query_error("cannot plan the event load", &e))?;
-        let fetch = format!("FETCH {EVENT_CHUNK} FROM gridmap_events");
-        loop {
-            let found = tx
-                .query(&fetch, &[])
-                .await
-                .map_err(|e| query_error("cannot read events", &e))?;
-            if found.is_empty() {
-                break;
-            }
-            let mut events = found
-                .iter()
-                .map(rows::event)
-                .collect::<Result<Vec<_>, _>>()?;
-            read::attach_transitions(&*tx, &mut events).await?;
-            sink(events);
-        }
-        tx.commit()
-            .await
-            .map_err(|e| query_error("cannot finish reading events", &e))
+        stream_events(&self.pool, true, sink).await
+    }
+
+    async fn load_events_without_steps(
+        &self,
+        sink: &mut (dyn FnMut(Vec<Event>) + Send),
+    ) -> Result<(), StoreError> {
+        stream_events(&self.pool, false, sink).await
     }
 
     async fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
@@ -328,4 +301,54 @@ impl Store for PostgisStore {
         );
         Some(receiver)
     }
+}
+
+/// Streams events through a cursor, [`EVENT_CHUNK`] at a time: with their transitions and by
+/// `reported_at` when `with_steps`, else without either.
+async fn stream_events(
+    pool: &Pool,
+    with_steps: bool,
+    sink: &mut (dyn FnMut(Vec<Event>) + Send),
+) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let tx = read_only_transaction(&mut client).await?;
+    // Without steps the caller takes any order, and a plain scan spares sorting every event.
+    let order = if with_steps {
+        " ORDER BY reported_at, code"
+    } else {
+        ""
+    };
+    tx.batch_execute(&format!(
+        "DECLARE gridmap_events NO SCROLL CURSOR FOR SELECT {} FROM event{order}",
+        rows::EVENT_COLUMNS
+    ))
+    .await
+    .map_err(|e| query_error("cannot open the event cursor", &e))?;
+    // Each chunk's steps are found by the primary key of event_transition; a reused plan
+    // for `= ANY($1)` may scan the whole table per chunk instead (the cursor's plan is
+    // fixed already).
+    tx.batch_execute("SET LOCAL enable_seqscan = off")
+        .await
+        .map_err(|e| query_error("cannot plan the event load", &e))?;
+    let fetch = format!("FETCH {EVENT_CHUNK} FROM gridmap_events");
+    loop {
+        let found = tx
+            .query(&fetch, &[])
+            .await
+            .map_err(|e| query_error("cannot read events", &e))?;
+        if found.is_empty() {
+            break;
+        }
+        let mut events = found
+            .iter()
+            .map(rows::event)
+            .collect::<Result<Vec<_>, _>>()?;
+        if with_steps {
+            read::attach_transitions(&*tx, &mut events).await?;
+        }
+        sink(events);
+    }
+    tx.commit()
+        .await
+        .map_err(|e| query_error("cannot finish reading events", &e))
 }
