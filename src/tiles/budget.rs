@@ -23,20 +23,18 @@ pub struct Fitted {
     pub thinned: usize,
 }
 
-/// Why a tile could not be encoded.
+/// Why a tile could not be fitted (encoding itself cannot fail; measuring the gzip size can).
 #[derive(Debug, thiserror::Error)]
 pub enum BudgetError {
-    #[error("MVT encoding failed: {0}")]
-    Encode(#[from] mvt::Error),
     #[error("compressing the tile failed: {0}")]
     Compress(#[from] std::io::Error),
 }
 
 /// Encodes the layers, thinning them until the tile fits `budget`.
-pub fn fit(mut layers: Vec<TileLayer>, budget: &Budget) -> Result<Fitted, BudgetError> {
+pub fn fit(mut layers: Vec<TileLayer<'_>>, budget: &Budget) -> Result<Fitted, BudgetError> {
     let total: usize = layers.iter().map(|l| l.features.len()).sum();
     for _ in 0..MAX_ROUNDS {
-        let encoded = encode_tile(&layers)?;
+        let encoded = encode_tile(&layers);
         let count: usize = encoded.layer_counts.iter().map(|(_, n)| n).sum();
         let bytes = compressed_len(&encoded.bytes, budget.max_bytes)?;
         if bytes <= budget.max_bytes && count <= budget.max_features {
@@ -57,7 +55,7 @@ pub fn fit(mut layers: Vec<TileLayer>, budget: &Budget) -> Result<Fitted, Budget
     }
     layers.iter_mut().for_each(|l| l.features.clear());
     Ok(Fitted {
-        encoded: encode_tile(&layers)?,
+        encoded: encode_tile(&layers),
         thinned: total,
     })
 }
@@ -74,7 +72,7 @@ fn compressed_len(bytes: &[u8], limit: usize) -> Result<usize, std::io::Error> {
 }
 
 /// Removes the `n` smallest features (droppable ones before `keep` ones).
-fn drop_smallest(layers: &mut [TileLayer], n: usize) {
+fn drop_smallest(layers: &mut [TileLayer<'_>], n: usize) {
     let mut order: Vec<(bool, f64, usize, usize)> = layers
         .iter()
         .enumerate()
@@ -105,7 +103,7 @@ mod tests {
     use crate::tiles::encode::{TagValue, TileFeature, TileGeometry};
     use geo_types::coord;
 
-    fn points(n: usize, keep_every: usize) -> TileLayer {
+    fn points(n: usize, keep_every: usize) -> TileLayer<'static> {
         TileLayer {
             name: "p".into(),
             features: (0..n)
@@ -114,7 +112,7 @@ mod tests {
                     geometry: TileGeometry::Points(vec![
                         coord! {x: (i % 4096) as f64, y: (i / 4096) as f64},
                     ]),
-                    tags: vec![("code", TagValue::Text(format!("{i:015}")))],
+                    tags: vec![("code", TagValue::Text(format!("{i:015}").into()))],
                     size: i as f64,
                     keep: keep_every > 0 && i % keep_every == 0,
                 })

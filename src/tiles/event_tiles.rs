@@ -16,6 +16,8 @@
 //! - feature ids: an event's id is [`feature_id`] of its code; a square cell's is its row-major
 //!   index in the zoom's grid of cells; a hexagon's is its H3 index.
 
+use std::borrow::Cow;
+
 use geo_types::{coord, Coord, MultiPolygon, Rect};
 
 use super::clip::clip_polygon;
@@ -67,15 +69,16 @@ impl EventTileQuery {
     }
 }
 
-/// The features of one event layer in `tile`. Event tiles are cut in the WGS84 grid only: in
-/// another grid the layer is empty (the HTTP layer refuses `?crs=` for them).
-pub fn event_features(
-    events: &EventStore,
+/// The features of one event layer in `tile`; categories borrow from the store. Event tiles are
+/// cut in the WGS84 grid only: in another grid the layer is empty (the HTTP layer refuses
+/// `?crs=` for them).
+pub fn event_features<'e>(
+    events: &'e EventStore,
     def: &LayerDef,
     tile: TileId,
     crs: TileCrs,
     query: &EventTileQuery,
-) -> Vec<TileFeature> {
+) -> Vec<TileFeature<'e>> {
     if crs != TileCrs::Wgs84 {
         return Vec::new();
     }
@@ -134,7 +137,10 @@ fn buffer_cells(def: &LayerDef, side: u32) -> u32 {
 }
 
 /// The tags `def` lists, in its order.
-fn listed(all: Vec<(&'static str, TagValue)>, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
+fn listed<'e>(
+    all: Vec<(&'static str, TagValue<'e>)>,
+    def: &LayerDef,
+) -> Vec<(&'static str, TagValue<'e>)> {
     let mut tags: Vec<_> = all
         .into_iter()
         .filter(|(k, _)| def.has_attribute(k))
@@ -143,7 +149,7 @@ fn listed(all: Vec<(&'static str, TagValue)>, def: &LayerDef) -> Vec<(&'static s
     tags
 }
 
-fn point(id: u64, at: Coord<f64>, tags: Vec<(&'static str, TagValue)>) -> TileFeature {
+fn point<'e>(id: u64, at: Coord<f64>, tags: Vec<(&'static str, TagValue<'e>)>) -> TileFeature<'e> {
     TileFeature {
         id,
         geometry: TileGeometry::Points(vec![at]),
@@ -161,12 +167,13 @@ fn card_str(card: Card) -> &'static str {
     }
 }
 
-fn event_tags(e: &EventPoint<'_>, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
-    let text = |s: &str| TagValue::Text(s.to_string());
+/// An event's tags; its code (owned by the query's answer) moves in, the rest is borrowed.
+fn event_tags<'e>(e: EventPoint<'e>, def: &LayerDef) -> Vec<(&'static str, TagValue<'e>)> {
+    let text = |s: &'e str| TagValue::Text(Cow::Borrowed(s));
     let flag = |b: bool| TagValue::Int(i64::from(b));
     listed(
         vec![
-            ("code", text(&e.code)),
+            ("code", TagValue::Text(Cow::Owned(e.code))),
             ("status", text(e.status.as_str())),
             ("category", text(e.category)),
             ("source", text(e.source.as_str())),
@@ -179,16 +186,19 @@ fn event_tags(e: &EventPoint<'_>, def: &LayerDef) -> Vec<(&'static str, TagValue
     )
 }
 
-fn point_features(
-    events: &EventStore,
+fn point_features<'e>(
+    events: &'e EventStore,
     def: &LayerDef,
     tile: TileId,
     filter: &EventFilter,
-) -> Vec<TileFeature> {
+) -> Vec<TileFeature<'e>> {
     events
         .points(tile, buffer_world_units(def, tile.z), filter)
-        .iter()
-        .map(|e| point(feature_id(&e.code), in_tile(e.at, tile), event_tags(e, def)))
+        .into_iter()
+        .map(|e| {
+            let (id, at) = (feature_id(&e.code), in_tile(e.at, tile));
+            point(id, at, event_tags(e, def))
+        })
         .collect()
 }
 
@@ -197,7 +207,7 @@ fn cluster_features(
     def: &LayerDef,
     tile: TileId,
     filter: &EventFilter,
-) -> Vec<TileFeature> {
+) -> Vec<TileFeature<'static>> {
     let side = def.cells_per_side;
     let Ok(clusters) = events.clusters(tile, side, filter) else {
         return Vec::new();
@@ -229,7 +239,7 @@ fn square_features(
     def: &LayerDef,
     tile: TileId,
     filter: &EventFilter,
-) -> Vec<TileFeature> {
+) -> Vec<TileFeature<'static>> {
     let side = def.cells_per_side;
     let ring = buffer_cells(def, side);
     let Ok(bins) = events.count_in_bins(tile, side, ring, filter) else {
@@ -262,7 +272,7 @@ fn hexagon_features(
     def: &LayerDef,
     tile: TileId,
     filter: &EventFilter,
-) -> Vec<TileFeature> {
+) -> Vec<TileFeature<'static>> {
     let frame = tile.frame_in(EXTENT, TileCrs::Wgs84);
     let b = (def.buffer_px * UNITS_PER_PX).round();
     let e = f64::from(EXTENT);
@@ -285,7 +295,7 @@ fn hexagon_features(
                 geometry: TileGeometry::Polygons(MultiPolygon::new(parts.0)),
                 tags: listed(
                     vec![
-                        ("h3", TagValue::Text(cell.to_string())),
+                        ("h3", TagValue::Text(Cow::Owned(cell.to_string()))),
                         ("count", TagValue::Int(i64::from(n))),
                     ],
                     def,

@@ -156,11 +156,11 @@ struct Cut<'a> {
     events: Option<&'a EventTileQuery>,
 }
 
-/// One polygon feature before simplification.
-struct Candidate {
+/// One polygon feature before simplification; its text tags borrow from the snapshot.
+struct Candidate<'a> {
     id: u64,
     polygons: Vec<TilePolygon>,
-    tags: Vec<(&'static str, TagValue)>,
+    tags: Vec<(&'static str, TagValue<'a>)>,
 }
 
 impl<'a> Cut<'a> {
@@ -211,7 +211,7 @@ impl<'a> Cut<'a> {
         }
     }
 
-    fn layer(&self, def: &LayerDef) -> TileLayer {
+    fn layer(&self, def: &LayerDef) -> TileLayer<'a> {
         let features = match def.source {
             Source::Areas => self.area_features(def),
             Source::Buildings => self.polygon_features(def, self.building_candidates(def)),
@@ -244,7 +244,7 @@ impl<'a> Cut<'a> {
 
     /// The tile's areas of layer `def`, cut from the layer as simplified once for this zoom
     /// (see [`super::simplified`]): translated into the tile and clipped.
-    fn area_features(&self, def: &LayerDef) -> Vec<TileFeature> {
+    fn area_features(&self, def: &LayerDef) -> Vec<TileFeature<'a>> {
         let layer = SimplifiedLayers::shared().get(
             self.snapshot,
             &self.tileset,
@@ -266,6 +266,7 @@ impl<'a> Cut<'a> {
         );
         self.areas
             .iter()
+            .copied()
             .filter(|a| def.takes_area(&a.layer, a.level, self.tile.z))
             .filter_map(|a| {
                 let parts: Vec<Polygon<f64>> = layer
@@ -289,9 +290,10 @@ impl<'a> Cut<'a> {
             .collect()
     }
 
-    fn building_candidates(&self, def: &LayerDef) -> Vec<Candidate> {
+    fn building_candidates(&self, def: &LayerDef) -> Vec<Candidate<'a>> {
         self.buildings
             .iter()
+            .copied()
             .filter(|b| self.big_enough(projected_size(&b.geometry, &self.frame), def))
             .map(|b| Candidate {
                 id: feature_id(&b.code),
@@ -302,7 +304,11 @@ impl<'a> Cut<'a> {
     }
 
     /// Simplifies all rings of the layer together, then quantizes and clips each feature.
-    fn polygon_features(&self, def: &LayerDef, candidates: Vec<Candidate>) -> Vec<TileFeature> {
+    fn polygon_features(
+        &self,
+        def: &LayerDef,
+        candidates: Vec<Candidate<'a>>,
+    ) -> Vec<TileFeature<'a>> {
         let rings: Vec<_> = candidates
             .iter()
             .flat_map(|c| c.polygons.iter().flatten().cloned())
@@ -338,10 +344,11 @@ impl<'a> Cut<'a> {
         features
     }
 
-    fn label_features(&self, def: &LayerDef) -> Vec<TileFeature> {
+    fn label_features(&self, def: &LayerDef) -> Vec<TileFeature<'a>> {
         let clip = self.clip_rect(def);
         self.areas
             .iter()
+            .copied()
             .filter(|a| def.takes_area(&a.layer, a.level, self.tile.z))
             .filter_map(|a| {
                 let center = a.center?;
@@ -362,10 +369,11 @@ impl<'a> Cut<'a> {
 
     /// Basemap lines (roads, rivers) and water polygons of the kinds `def` takes at this zoom;
     /// water goes through the polygon path, lines through [`Cut::line_feature`].
-    fn basemap_features(&self, def: &LayerDef) -> Vec<TileFeature> {
+    fn basemap_features(&self, def: &LayerDef) -> Vec<TileFeature<'a>> {
         let taken = self
             .basemap
             .iter()
+            .copied()
             .filter(|f| def.takes_basemap(f.kind, self.tile.z));
         let mut water = Vec::new();
         let mut features = Vec::new();
@@ -395,10 +403,10 @@ impl<'a> Cut<'a> {
     /// whole units, clipped to the tile plus buffer; `None` when nothing is left in the tile.
     fn line_feature(
         &self,
-        f: &BasemapFeature,
+        f: &'a BasemapFeature,
         line: &LineString<f64>,
         def: &LayerDef,
-    ) -> Option<TileFeature> {
+    ) -> Option<TileFeature<'a>> {
         let projected = LineString::new(project_line(line, &self.frame));
         let simplified = projected.simplify(def.simplify_px * UNITS_PER_PX);
         let rounded = rounded_points(&simplified.0);

@@ -5,6 +5,8 @@
 //! metres, codes and names text); a missing value is left out (MVT has no null); only the
 //! attributes the layer lists are written, in the layer's order.
 
+use std::borrow::Cow;
+
 use geo::BoundingRect;
 use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 
@@ -18,16 +20,18 @@ use crate::model::{Area, BasemapFeature, Building, Change};
 /// A polygon in tile units: its exterior and holes, open rings.
 pub type TilePolygon = Vec<Ring>;
 
-/// The tags of an area for `def` (areas and area labels).
-pub fn area_tags(area: &Area, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
-    let text = |s: &str| Some(TagValue::Text(s.to_string()));
-    let all: [(&'static str, Option<TagValue>); 7] = [
-        ("code", text(&area.code)),
-        ("name", text(&area.name)),
-        ("level", text(area.level.as_str())),
-        ("layer", text(&area.layer.as_str())),
-        ("parent_code", area.parent_code.as_deref().and_then(text)),
-        ("leader_name", area.leader_name.as_deref().and_then(text)),
+/// The tags of an area for `def` (areas and area labels); text borrows from the area.
+pub fn area_tags<'a>(area: &'a Area, def: &LayerDef) -> Vec<(&'static str, TagValue<'a>)> {
+    let all: [(&'static str, Option<TagValue<'a>>); 7] = [
+        ("code", Some(text(&area.code))),
+        ("name", Some(text(&area.name))),
+        ("level", Some(text(area.level.as_str()))),
+        (
+            "layer",
+            Some(TagValue::Text(Cow::Owned(area.layer.as_str()))),
+        ),
+        ("parent_code", area.parent_code.as_deref().map(text)),
+        ("leader_name", area.leader_name.as_deref().map(text)),
         (
             "urban_rural",
             area.urban_rural.map(|v| TagValue::Int(i64::from(v))),
@@ -36,33 +40,38 @@ pub fn area_tags(area: &Area, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
     listed(all, def)
 }
 
-/// The tags of a building for `def`.
-pub fn building_tags(b: &Building, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
-    let all: [(&'static str, Option<TagValue>); 6] = [
-        ("code", Some(TagValue::Text(b.code.clone()))),
-        ("name", Some(TagValue::Text(b.name.clone()))),
+/// The tags of a building for `def`; text borrows from the building.
+pub fn building_tags<'a>(b: &'a Building, def: &LayerDef) -> Vec<(&'static str, TagValue<'a>)> {
+    let all: [(&'static str, Option<TagValue<'a>>); 6] = [
+        ("code", Some(text(&b.code))),
+        ("name", Some(text(&b.name))),
         ("floors", Some(TagValue::Int(i64::from(b.floors)))),
         ("height", Some(TagValue::Float(b.height_m))),
-        (
-            "use",
-            Some(TagValue::Text(b.building_use.as_str().to_string())),
-        ),
-        ("grid_code", b.grid_code.clone().map(TagValue::Text)),
+        ("use", Some(text(b.building_use.as_str()))),
+        ("grid_code", b.grid_code.as_deref().map(text)),
     ];
     listed(all, def)
 }
 
 /// The tags of a basemap feature for `def`: `kind` and `class` are the same value
 /// (`motorway` … `water`); `class` is the name styles usually filter roads by.
-pub fn basemap_tags(f: &BasemapFeature, def: &LayerDef) -> Vec<(&'static str, TagValue)> {
+pub fn basemap_tags<'a>(
+    f: &'a BasemapFeature,
+    def: &LayerDef,
+) -> Vec<(&'static str, TagValue<'a>)> {
     let kind = f.kind.as_str();
-    let all: [(&'static str, Option<TagValue>); 4] = [
-        ("code", Some(TagValue::Text(f.code.clone()))),
-        ("name", Some(TagValue::Text(f.name.clone()))),
-        ("kind", Some(TagValue::Text(kind.to_string()))),
-        ("class", Some(TagValue::Text(kind.to_string()))),
+    let all: [(&'static str, Option<TagValue<'a>>); 4] = [
+        ("code", Some(text(&f.code))),
+        ("name", Some(text(&f.name))),
+        ("kind", Some(text(kind))),
+        ("class", Some(text(kind))),
     ];
     listed(all, def)
+}
+
+/// A text value borrowed from the snapshot.
+fn text(s: &str) -> TagValue<'_> {
+    TagValue::Text(Cow::Borrowed(s))
 }
 
 /// The boxes a basemap change touches: the stored feature's before the change (from `before`)
@@ -77,11 +86,11 @@ pub fn basemap_change_boxes(before: &Snapshot, change: &Change) -> Vec<Rect<f64>
     old.into_iter().chain(new).collect()
 }
 
-fn listed<const N: usize>(
-    all: [(&'static str, Option<TagValue>); N],
+fn listed<'a, const N: usize>(
+    all: [(&'static str, Option<TagValue<'a>>); N],
     def: &LayerDef,
-) -> Vec<(&'static str, TagValue)> {
-    let mut tags: Vec<(&'static str, TagValue)> = all
+) -> Vec<(&'static str, TagValue<'a>)> {
+    let mut tags: Vec<(&'static str, TagValue<'a>)> = all
         .into_iter()
         .filter(|(k, _)| def.has_attribute(k))
         .filter_map(|(k, v)| v.map(|v| (k, v)))
