@@ -90,7 +90,7 @@ fn families(city: &City) -> BTreeMap<(String, String), Vec<&Area>> {
     let mut out: BTreeMap<(String, String), Vec<&Area>> = BTreeMap::new();
     for a in &city.dataset.areas {
         if let (Some(p), false) = (&a.parent_code, a.layer == Layer::Special) {
-            out.entry((a.layer.as_str(), p.clone()))
+            out.entry((a.layer.as_str().into_owned(), p.clone()))
                 .or_default()
                 .push(a);
         }
@@ -274,7 +274,7 @@ fn codes_are_well_formed_and_extend_their_parents() {
         .dataset
         .areas
         .iter()
-        .map(|a| ((a.layer.as_str(), a.code.as_str()), a))
+        .map(|a| ((a.layer.as_str().into_owned(), a.code.as_str()), a))
         .collect();
     assert_eq!(by_code.len(), city.dataset.areas.len(), "duplicate codes");
     let names = ["410602", "410603", "410611", "410621", "410622", "410671"];

@@ -39,7 +39,7 @@ impl From<&Area> for ChainLink {
             code: a.code.clone(),
             name: a.name.clone(),
             level: a.level.as_str(),
-            layer: a.layer.as_str(),
+            layer: a.layer.as_str().into_owned(),
         }
     }
 }

@@ -17,12 +17,13 @@ pub enum Layer {
 }
 
 impl Layer {
-    /// The stable text form used in SQL, JSON and tiles.
-    pub fn as_str(&self) -> String {
+    /// The stable text form used in SQL, JSON and tiles; borrowed for the fixed layers, so
+    /// tiles tag most areas without allocating.
+    pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
         match self {
             Layer::Base => "base".into(),
             Layer::Special => "special".into(),
-            Layer::Business(name) => format!("business:{name}"),
+            Layer::Business(name) => format!("business:{name}").into(),
         }
     }
 

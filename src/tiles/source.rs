@@ -26,10 +26,7 @@ pub fn area_tags<'a>(area: &'a Area, def: &LayerDef) -> Vec<(&'static str, TagVa
         ("code", Some(text(&area.code))),
         ("name", Some(text(&area.name))),
         ("level", Some(text(area.level.as_str()))),
-        (
-            "layer",
-            Some(TagValue::Text(Cow::Owned(area.layer.as_str()))),
-        ),
+        ("layer", Some(TagValue::Text(area.layer.as_str()))),
         ("parent_code", area.parent_code.as_deref().map(text)),
         ("leader_name", area.leader_name.as_deref().map(text)),
         (

@@ -257,7 +257,10 @@ const AREA_WRITE: BulkWrite = BulkWrite {
 
 async fn upsert_areas(tx: &Transaction<'_>, areas: &[&Area]) -> Result<(), StoreError> {
     let code: Vec<&str> = areas.iter().map(|a| a.code.as_str()).collect();
-    let layer: Vec<String> = areas.iter().map(|a| a.layer.as_str()).collect();
+    let layer: Vec<String> = areas
+        .iter()
+        .map(|a| a.layer.as_str().into_owned())
+        .collect();
     let level: Vec<i16> = areas.iter().map(|a| a.level.as_i16()).collect();
     let name: Vec<&str> = areas.iter().map(|a| a.name.as_str()).collect();
     let parent: Vec<Option<&str>> = areas.iter().map(|a| a.parent_code.as_deref()).collect();
