@@ -27,6 +27,7 @@ use gridmap::generate::events::anchor;
 use gridmap::store::postgis::PostgisStore;
 use gridmap::store::Store;
 use gridmap::tiles::tile_id::TileId;
+use gridmap::tiles::vector_tile;
 use prost::Message;
 use tokio_postgres::{Client, NoTls};
 
@@ -312,48 +313,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The subset of the MVT 2.1 schema (vector_tile.proto) the comparison reads: a layer's
-/// features with their point geometry and `count` tag. Decoding is done here, by hand over
-/// prost, because no decoder crate is a dependency and the comparison needs only this.
-#[derive(Clone, PartialEq, Message)]
-struct MvtTile {
-    #[prost(message, repeated, tag = "3")]
-    layers: Vec<MvtLayer>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct MvtLayer {
-    #[prost(string, required, tag = "1")]
-    name: String,
-    #[prost(message, repeated, tag = "2")]
-    features: Vec<MvtFeature>,
-    #[prost(string, repeated, tag = "3")]
-    keys: Vec<String>,
-    #[prost(message, repeated, tag = "4")]
-    values: Vec<MvtValue>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct MvtFeature {
-    #[prost(uint32, repeated, tag = "2")]
-    tags: Vec<u32>,
-    #[prost(uint32, repeated, tag = "4")]
-    geometry: Vec<u32>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct MvtValue {
-    #[prost(int64, optional, tag = "4")]
-    int_value: Option<i64>,
-    #[prost(uint64, optional, tag = "5")]
-    uint_value: Option<u64>,
-    #[prost(sint64, optional, tag = "6")]
-    sint_value: Option<i64>,
-}
-
 /// The cells inside a heatmap tile: the position of each point (tile units) and its count.
 fn cells(tile: &[u8]) -> anyhow::Result<BTreeMap<(i64, i64), u64>> {
-    let decoded = MvtTile::decode(tile)?;
+    let decoded = vector_tile::Tile::decode(tile)?;
     let mut cells = BTreeMap::new();
     for layer in decoded.layers.iter().filter(|l| l.name == "heatmap") {
         let count_key = layer.keys.iter().position(|k| k == "count");

@@ -609,60 +609,7 @@ mod tests {
         }
     }
 
-    /// MVT 2.1's `vector_tile.proto`, derived by prost, to read what the encoder wrote.
-    mod schema {
-        #[derive(Clone, PartialEq, prost::Message)]
-        pub struct Tile {
-            #[prost(message, repeated, tag = "3")]
-            pub layers: Vec<Layer>,
-        }
-
-        #[derive(Clone, PartialEq, prost::Message)]
-        pub struct Layer {
-            #[prost(uint32, required, tag = "15")]
-            pub version: u32,
-            #[prost(string, required, tag = "1")]
-            pub name: String,
-            #[prost(message, repeated, tag = "2")]
-            pub features: Vec<Feature>,
-            #[prost(string, repeated, tag = "3")]
-            pub keys: Vec<String>,
-            #[prost(message, repeated, tag = "4")]
-            pub values: Vec<Value>,
-            #[prost(uint32, optional, tag = "5")]
-            pub extent: Option<u32>,
-        }
-
-        #[derive(Clone, PartialEq, prost::Message)]
-        pub struct Feature {
-            #[prost(uint64, optional, tag = "1")]
-            pub id: Option<u64>,
-            #[prost(uint32, repeated, tag = "2")]
-            pub tags: Vec<u32>,
-            #[prost(uint32, optional, tag = "3")]
-            pub r#type: Option<u32>,
-            #[prost(uint32, repeated, tag = "4")]
-            pub geometry: Vec<u32>,
-        }
-
-        #[derive(Clone, PartialEq, prost::Message)]
-        pub struct Value {
-            #[prost(string, optional, tag = "1")]
-            pub string_value: Option<String>,
-            #[prost(float, optional, tag = "2")]
-            pub float_value: Option<f32>,
-            #[prost(double, optional, tag = "3")]
-            pub double_value: Option<f64>,
-            #[prost(int64, optional, tag = "4")]
-            pub int_value: Option<i64>,
-            #[prost(uint64, optional, tag = "5")]
-            pub uint_value: Option<u64>,
-            #[prost(sint64, optional, tag = "6")]
-            pub sint_value: Option<i64>,
-            #[prost(bool, optional, tag = "7")]
-            pub bool_value: Option<bool>,
-        }
-    }
+    use crate::tiles::vector_tile as schema;
 
     fn decode(bytes: &[u8]) -> schema::Tile {
         prost::Message::decode(bytes).expect("a valid vector tile")

@@ -25,6 +25,7 @@ mod source;
 pub mod tile_id;
 pub mod tilejson;
 pub mod tileset;
+pub mod vector_tile;
 
 pub use budget::BudgetError;
 pub use render::{
