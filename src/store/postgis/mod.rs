@@ -327,9 +327,11 @@ async fn stream_events(
     // Each chunk's steps are found by the primary key of event_transition; a reused plan
     // for `= ANY($1)` may scan the whole table per chunk instead (the cursor's plan is
     // fixed already).
-    tx.batch_execute("SET LOCAL enable_seqscan = off")
-        .await
-        .map_err(|e| query_error("cannot plan the event load", &e))?;
+    if with_steps {
+        tx.batch_execute("SET LOCAL enable_seqscan = off")
+            .await
+            .map_err(|e| query_error("cannot plan the event load", &e))?;
+    }
     let fetch = format!("FETCH {EVENT_CHUNK} FROM gridmap_events");
     loop {
         let found = tx
