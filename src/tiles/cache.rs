@@ -313,10 +313,54 @@ fn gzip_fast(raw: &[u8]) -> std::io::Result<Vec<u8>> {
     gzip_at(raw, flate2::Compression::fast())
 }
 
+/// One gzip member (RFC 1952) of `raw` at `level`. The deflate state (about 300 KB that zlib
+/// allocates and zeroes) is kept per thread and level and reset between tiles: making it afresh
+/// cost as much as compressing a typical tile. flate2 has no gzip writer over a reused
+/// [`flate2::Compress`], so the 10-byte header and the CRC-32/size trailer are written here.
 fn gzip_at(raw: &[u8], level: flate2::Compression) -> std::io::Result<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 64), level);
-    enc.write_all(raw)?;
-    enc.finish()
+    thread_local! {
+        static DEFLATERS: std::cell::RefCell<Vec<(u32, flate2::Compress)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+    out.extend_from_slice(&HEADER);
+    DEFLATERS.with_borrow_mut(|deflaters| {
+        let at = match deflaters.iter().position(|(l, _)| *l == level.level()) {
+            Some(at) => at,
+            None => {
+                deflaters.push((level.level(), flate2::Compress::new(level, false)));
+                deflaters.len() - 1
+            }
+        };
+        let deflater = &mut deflaters[at].1;
+        deflater.reset();
+        deflate_all(deflater, raw, &mut out)
+    })?;
+    let mut crc = flate2::Crc::new();
+    crc.update(raw);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&crc.amount().to_le_bytes());
+    Ok(out)
+}
+
+/// Deflates all of `raw` onto the end of `out`, growing it as needed.
+fn deflate_all(
+    deflater: &mut flate2::Compress,
+    raw: &[u8],
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let start = deflater.total_in();
+    loop {
+        let read = usize::try_from(deflater.total_in() - start).unwrap_or(raw.len());
+        out.reserve(raw.len().saturating_sub(read) / 2 + 1024);
+        let status = deflater
+            .compress_vec(&raw[read..], out, flate2::FlushCompress::Finish)
+            .map_err(std::io::Error::other)?;
+        if status == flate2::Status::StreamEnd {
+            return Ok(());
+        }
+    }
 }
 
 fn brotli(raw: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -993,6 +1037,39 @@ mod tests {
         assert_ne!(all.body(Coding::Gzip).1, all.identity);
         let empty = CachedTile::encode_once(Vec::new(), Coding::Gzip).expect("encode");
         assert!(empty.is_empty() && empty.gzip.is_empty());
+    }
+
+    #[test]
+    fn gzip_members_stay_whole_when_the_deflater_is_reused() {
+        let gunzip = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)
+                .expect("gunzip");
+            out
+        };
+        // Incompressible bytes (an LCG) make the output outgrow its first reservation.
+        let mut state = 1u32;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (state >> 24) as u8
+            })
+            .collect();
+        let inputs = [
+            vec![1u8; 10],
+            noise.clone(),
+            b"tile".repeat(5000),
+            Vec::new(),
+            noise[..777].to_vec(),
+        ];
+        for round in 0..2 {
+            for raw in &inputs {
+                for zipped in [gzip(raw), gzip_fast(raw)] {
+                    let zipped = zipped.expect("gzip");
+                    assert_eq!(gunzip(&zipped), *raw, "round {round}, {} bytes", raw.len());
+                }
+            }
+        }
     }
 
     #[test]
