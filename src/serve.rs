@@ -23,6 +23,8 @@ use crate::tiles::cache::{changed_boxes, TileCache};
 use crate::tiles::glyphs::{GlyphStore, DEFAULT_CACHE_BYTES};
 use crate::tiles::Tilesets;
 
+mod http;
+
 /// The tilesets built into the binary (`tiles/tilesets.toml`), checked at start-up.
 pub const TILESETS_TOML: &str = include_str!("../tiles/tilesets.toml");
 
@@ -151,18 +153,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = api::router(state);
-    // Answers are written whole, one write each: send them at once rather than wait for the
-    // client's ACK of the previous one (Nagle), as tile clients keep connections alive.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(http::serve_per_core(listener, app, async {
+        let _ = rx.await;
+    }));
     Ok(Server {
         addr,
         demo_token,

@@ -277,6 +277,72 @@ fn unbrotli(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Tiles are served outside the router's shared layers: they carry CORS headers themselves
+/// (refusals too), answer the browser's preflight, and are still counted in /metrics.
+#[tokio::test]
+async fn tiles_carry_cors_answer_preflights_and_are_counted() {
+    let (_dir, server) = server_with(None).await;
+    let t = tile_over_410611(&server, 14);
+    let origin = [("Origin", "https://wall.example")];
+    let ok = get(&server, &path("boundaries", t, ".pbf"), None, &origin).await;
+    let refused = get(&server, &path("buildings", t, ".pbf"), None, &origin).await;
+    let bad = get(&server, "/tiles/boundaries/x/0/0", None, &origin).await;
+    for (answer, status) in [(&ok, 200), (&refused, 401), (&bad, 400)] {
+        assert_eq!(answer.status, status);
+        assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(answer.header("access-control-expose-headers"), Some("*"));
+    }
+
+    let preflight = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}{}", server.url(), path("buildings", t, ".pbf")),
+        )
+        .header("Origin", "https://wall.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization,x-api-key")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = |name: &str| {
+        preflight
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(h("access-control-allow-origin").as_deref(), Some("*"));
+    assert!(h("access-control-allow-methods").is_some_and(|m| m.contains("GET")));
+    // `*` would not allow Authorization: the asked headers come back by name.
+    assert_eq!(
+        h("access-control-allow-headers").as_deref(),
+        Some("authorization,x-api-key")
+    );
+
+    let metrics = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for status in ["200", "401", "400"] {
+        let counted = metrics.lines().any(|l| {
+            l.starts_with("gridmap_http_requests_total{")
+                && l.contains("route=\"/tiles/{tileset}/{z}/{x}/{y}\"")
+                && l.contains(&format!("status=\"{status}\""))
+        });
+        assert!(
+            counted,
+            "tile answers with {status} are counted:\n{metrics}"
+        );
+    }
+    assert!(metrics.contains(
+        "gridmap_http_request_duration_seconds_count{route=\"/tiles/{tileset}/{z}/{x}/{y}\"}"
+    ));
+    server.stop().await.expect("stop");
+}
+
 #[tokio::test]
 async fn a_tile_in_every_encoding_with_etags() {
     let (_dir, server) = server_with(None).await;

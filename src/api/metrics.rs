@@ -84,6 +84,32 @@ impl RouteMetrics {
     }
 }
 
+/// The request metrics of one route served outside [`track`], recorded by its handler under
+/// the same names and labels as [`track`] records.
+pub struct RouteRecorder {
+    route: &'static str,
+    metrics: OnceLock<Arc<RouteMetrics>>,
+}
+
+impl RouteRecorder {
+    /// The recorder of `route` (its pattern, as [`MatchedPath`] would give it).
+    pub const fn new(route: &'static str) -> RouteRecorder {
+        RouteRecorder {
+            route,
+            metrics: OnceLock::new(),
+        }
+    }
+
+    /// Counts one answer with `status` to `method`, and its latency since `started`.
+    pub fn record(&self, method: &Method, status: axum::http::StatusCode, started: Instant) {
+        let metrics = self.metrics.get_or_init(|| route_metrics(self.route));
+        metrics
+            .requests(self.route, method, status.as_u16())
+            .increment(1);
+        metrics.duration.record(started.elapsed().as_secs_f64());
+    }
+}
+
 /// Middleware counting requests and their latency by matched route (not raw path, so the
 /// label set stays bounded).
 pub async fn track(request: Request, next: Next) -> Response {

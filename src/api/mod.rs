@@ -94,7 +94,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/{code}/transitions", post(events::transition))
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{tileset}", get(tiles::tilejson))
-        .route("/tiles/{tileset}/{z}/{x}/{y}", get(tiles::tile))
         .route("/styles/{name}", get(styles::style))
         .route(
             "/fonts/{fontstack}/{range}",
@@ -104,5 +103,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::no_route)
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
+        .route(
+            tiles::TILE_ROUTE,
+            get(tiles::tile).options(tiles::preflight),
+        )
         .with_state(state)
 }
