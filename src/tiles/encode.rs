@@ -20,12 +20,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use geo_types::{Coord, LineString, MultiLineString, MultiPolygon};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
+use super::fx_hash::FxBuild;
 use super::tileset::EXTENT;
 
 /// A typed attribute value.
@@ -161,40 +161,6 @@ impl<'t> ValueKey<'t> {
     }
 }
 
-/// FxHash as in rustc-hash 2 (one add and multiply per word), written here rather than added
-/// as a crate for these few lines. A tile's values are hashed once per tag, where SipHash was
-/// measurably slow; its flood resistance is not needed for a map that lives for one tile of
-/// at most the budget's features.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = self
-            .0
-            .wrapping_add(word)
-            .wrapping_mul(0xf135_7aea_2e62_a9c5);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0.rotate_left(26)
-    }
-}
-
 /// One feature of a layer being built: its tags and commands are ranges of the layer's arrays,
 /// their packed lengths computed once.
 struct FeatureEntry {
@@ -227,7 +193,7 @@ impl FeatureEntry {
 struct LayerBuilder<'t> {
     keys: Vec<&'static str>,
     values: Vec<ValueKey<'t>>,
-    value_index: HashMap<ValueKey<'t>, u32, BuildHasherDefault<FxHasher>>,
+    value_index: HashMap<ValueKey<'t>, u32, FxBuild>,
     /// The tags of all features, back to back: key index, value index, …
     tags: Vec<u32>,
     /// The geometry commands of all features, back to back.

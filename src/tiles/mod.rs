@@ -4,7 +4,7 @@
 //! Where things are: `tileset` (the TOML definitions in `tiles/`), `tile_id` (z/x/y and the
 //! tile frame), `source` (rows and typed attributes per layer source), `simplify` (Douglas–
 //! Peucker that keeps shared borders shared), `clip` (tile plus buffer), `encode` (rounding,
-//! winding and MVT 2.1, written by hand for speed), `budget` (size limits and thinning), `feature_id`
+//! winding and MVT 2.1, written by hand for speed), `fx_hash` (the hasher of per-tile maps), `budget` (size limits and thinning), `feature_id`
 //! (stable ids from codes), `event_tiles` (event clusters, points and heatmap
 //! bins from the event store), `render` (the pipeline, [`render_tile`]), `tilejson` (layer
 //! descriptions and city bounds), `cache` (served tiles), `pmtiles` (archive export) and
@@ -16,6 +16,7 @@ mod clip;
 mod encode;
 pub mod event_tiles;
 pub mod feature_id;
+mod fx_hash;
 pub mod glyphs;
 pub mod pmtiles;
 mod render;

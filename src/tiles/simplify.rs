@@ -18,9 +18,11 @@
 //! vanishes inside its zoom range and its neighbours still share its border.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use geo_types::Coord;
+
+use super::fx_hash::FxBuild;
 
 /// A ring in tile units, open (the first vertex is not repeated at the end).
 pub type Ring = Vec<Coord<f64>>;
@@ -44,6 +46,9 @@ struct Chain {
     simplified: Vec<Coord<f64>>,
 }
 
+/// The chains by their first two points in canonical direction.
+type ChainIndex = HashMap<(VertexKey, VertexKey), usize, FxBuild>;
+
 /// How a ring uses a chain.
 #[derive(Clone, Copy)]
 struct ChainUse {
@@ -57,7 +62,7 @@ struct ChainUse {
 pub fn simplify_shared(rings: &[Ring], keep: &[bool], tolerance: f64) -> Vec<Ring> {
     let junctions = find_junctions(rings);
     let mut chains: Vec<Chain> = Vec::new();
-    let mut index: HashMap<(VertexKey, VertexKey), usize> = HashMap::new();
+    let mut index = ChainIndex::default();
     let uses: Vec<Vec<ChainUse>> = rings
         .iter()
         .map(|ring| split_ring(ring, &junctions, &mut chains, &mut index, tolerance))
@@ -79,24 +84,46 @@ pub fn simplify_shared(rings: &[Ring], keep: &[bool], tolerance: f64) -> Vec<Rin
     uses.iter().map(|u| assemble(u, &chains)).collect()
 }
 
+/// The distinct neighbours a vertex has among the rings: one, two, or more.
+#[derive(Clone, Copy)]
+enum Neighbours {
+    One(VertexKey),
+    Two(VertexKey, VertexKey),
+    More,
+}
+
+impl Neighbours {
+    fn with(self, k: VertexKey) -> Neighbours {
+        match self {
+            Neighbours::One(a) if a == k => self,
+            Neighbours::One(a) => Neighbours::Two(a, k),
+            Neighbours::Two(a, b) if a == k || b == k => self,
+            Neighbours::Two(..) | Neighbours::More => Neighbours::More,
+        }
+    }
+}
+
+/// The vertices at which chains start and end.
+type Junctions = HashSet<VertexKey, FxBuild>;
+
 /// Vertices where the rings use other than exactly two distinct edges.
-fn find_junctions(rings: &[Ring]) -> std::collections::HashSet<VertexKey> {
-    let mut neighbours: HashMap<VertexKey, Vec<VertexKey>> = HashMap::new();
+fn find_junctions(rings: &[Ring]) -> Junctions {
+    let vertices = rings.iter().map(Vec::len).sum();
+    let mut neighbours: HashMap<VertexKey, Neighbours, FxBuild> =
+        HashMap::with_capacity_and_hasher(vertices, FxBuild::default());
     for ring in rings {
         let n = ring.len();
         for i in 0..n {
-            let entry = neighbours.entry(key(ring[i])).or_default();
-            for j in [(i + n - 1) % n, (i + 1) % n] {
-                let k = key(ring[j]);
-                if !entry.contains(&k) {
-                    entry.push(k);
-                }
-            }
+            let (before, after) = (key(ring[(i + n - 1) % n]), key(ring[(i + 1) % n]));
+            neighbours
+                .entry(key(ring[i]))
+                .and_modify(|seen| *seen = seen.with(before).with(after))
+                .or_insert_with(|| Neighbours::One(before).with(after));
         }
     }
     neighbours
         .into_iter()
-        .filter(|(_, n)| n.len() != 2)
+        .filter(|(_, n)| !matches!(n, Neighbours::Two(..)))
         .map(|(k, _)| k)
         .collect()
 }
@@ -104,9 +131,9 @@ fn find_junctions(rings: &[Ring]) -> std::collections::HashSet<VertexKey> {
 /// Cuts a ring into chains (registering new ones) and returns how the ring uses them.
 fn split_ring(
     ring: &Ring,
-    junctions: &std::collections::HashSet<VertexKey>,
+    junctions: &Junctions,
     chains: &mut Vec<Chain>,
-    index: &mut HashMap<(VertexKey, VertexKey), usize>,
+    index: &mut ChainIndex,
     tolerance: f64,
 ) -> Vec<ChainUse> {
     if ring.len() < 3 {
@@ -144,7 +171,7 @@ fn smallest_vertex(ring: &Ring) -> usize {
 fn register(
     run: Vec<Coord<f64>>,
     chains: &mut Vec<Chain>,
-    index: &mut HashMap<(VertexKey, VertexKey), usize>,
+    index: &mut ChainIndex,
     tolerance: f64,
 ) -> ChainUse {
     let reversed = run

@@ -1,0 +1,41 @@
+//! FxHash as in rustc-hash 2 (one add and multiply per word), for the short-lived maps of
+//! cutting tiles: a layer's tag values (hashed once per tag) and the vertices of the rings
+//! simplified together (hashed a few times per vertex), where SipHash was measurably slow.
+//! Written here rather than added as a crate for these few lines; flood resistance is not
+//! needed for maps that live for one tile or one simplified layer.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Builds [`FxHasher`]s, for `HashMap<K, V, FxBuild>`.
+pub type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// The hasher; see the module.
+#[derive(Default)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = self
+            .0
+            .wrapping_add(word)
+            .wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
