@@ -35,8 +35,32 @@ pub fn clip_polygon(polygon: &Polygon<f64>, clip: Rect<f64>) -> MultiPolygon<f64
     } else if let Some(simple) = clip_simple(polygon, clip) {
         simple
     } else {
-        polygon.intersection(&clip.to_polygon())
+        cut_rings(polygon, clip).intersection(&clip.to_polygon())
     }
+}
+
+/// Every ring of `polygon` cut to `clip` by Sutherland–Hodgman as it is, bridges along the edge
+/// and all: the point set inside the rectangle is unchanged, and the boolean intersection,
+/// which resolves the bridges, then works on the few vertices near the tile rather than on a
+/// district's whole border (it took half the clipping time of uncached tiles). Holes clear of
+/// the rectangle's edge are kept and holes outside it dropped, as in the cheap cases.
+fn cut_rings(polygon: &Polygon<f64>, clip: Rect<f64>) -> Polygon<f64> {
+    let cut = |ring: &LineString<f64>| LineString::new(sutherland_hodgman_bridged(&ring.0, clip));
+    let holes = polygon
+        .interiors()
+        .iter()
+        .filter_map(|hole| {
+            let bounds = hole.bounding_rect()?;
+            if contains_rect(clip, bounds) {
+                Some(hole.clone())
+            } else if clip.intersects(&bounds) {
+                Some(cut(hole)).filter(|h| h.0.len() >= 3)
+            } else {
+                None
+            }
+        })
+        .collect();
+    Polygon::new(cut(polygon.exterior()), holes)
 }
 
 /// The cheap crossings of the module rules; `None` for the others.
@@ -142,10 +166,43 @@ impl Side {
     }
 }
 
-/// Sutherland–Hodgman: a closed ring clipped to each side of the rectangle in turn.
+/// Sutherland–Hodgman: a closed ring clipped to each side of the rectangle in turn, for a ring
+/// that enters once and leaves once (one part: the bridges are removed).
 fn sutherland_hodgman(ring: &[Coord<f64>], clip: Rect<f64>) -> Vec<Coord<f64>> {
+    without_edge_runs(sutherland_hodgman_bridged(ring, clip), &sides_of(clip))
+}
+
+/// Sutherland–Hodgman on a closed ring, open result: the parts of a ring that leaves and
+/// re-enters stay joined by zero-width bridges along the rectangle's edge.
+fn sutherland_hodgman_bridged(ring: &[Coord<f64>], clip: Rect<f64>) -> Vec<Coord<f64>> {
+    let mut points: Vec<Coord<f64>> = ring.to_vec();
+    points.pop();
+    for side in sides_of(clip) {
+        if points.is_empty() {
+            break;
+        }
+        let mut out = Vec::with_capacity(points.len() + 4);
+        for (i, &b) in points.iter().enumerate() {
+            let a = points[(i + points.len() - 1) % points.len()];
+            match (side.keeps(a), side.keeps(b)) {
+                (true, true) => out.push(b),
+                (true, false) => out.push(side.crossing(a, b)),
+                (false, true) => {
+                    out.push(side.crossing(a, b));
+                    out.push(b);
+                }
+                (false, false) => {}
+            }
+        }
+        points = out;
+    }
+    points
+}
+
+/// The four sides of the rectangle, each keeping the points on its inner side.
+fn sides_of(clip: Rect<f64>) -> [Side; 4] {
     let (min, max) = (clip.min(), clip.max());
-    let sides = [
+    [
         Side {
             vertical: true,
             at: min.x,
@@ -166,26 +223,7 @@ fn sutherland_hodgman(ring: &[Coord<f64>], clip: Rect<f64>) -> Vec<Coord<f64>> {
             at: max.y,
             keep_above: false,
         },
-    ];
-    let mut points: Vec<Coord<f64>> = ring.to_vec();
-    points.pop();
-    for side in sides {
-        let mut out = Vec::with_capacity(points.len() + 4);
-        for (i, &b) in points.iter().enumerate() {
-            let a = points[(i + points.len() - 1) % points.len()];
-            match (side.keeps(a), side.keeps(b)) {
-                (true, true) => out.push(b),
-                (true, false) => out.push(side.crossing(a, b)),
-                (false, true) => {
-                    out.push(side.crossing(a, b));
-                    out.push(b);
-                }
-                (false, false) => {}
-            }
-        }
-        points = out;
-    }
-    without_edge_runs(points, &sides)
+    ]
 }
 
 /// Drops repeated points and the middle one of three that lie on one side's line. Clipping
