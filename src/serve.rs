@@ -153,9 +153,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = api::router(state);
-    let task = tokio::spawn(http::serve_per_core(listener, app, async {
-        let _ = rx.await;
-    }));
+    let metrics_upkeep = api::metrics::keep_up();
+    let task = tokio::spawn(async move {
+        let served = http::serve_per_core(listener, app, async {
+            let _ = rx.await;
+        })
+        .await;
+        metrics_upkeep.abort();
+        served
+    });
     Ok(Server {
         addr,
         demo_token,

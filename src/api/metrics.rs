@@ -32,6 +32,23 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// How often recorded latencies are folded into their histogram buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded latencies into their histogram buckets every [`UPKEEP_EVERY`], for as long
+/// as the runtime runs. The recorder keeps every sample until then (or until a scrape), so a
+/// server that nobody scrapes grew by eight bytes a request, a gigabyte an hour under load.
+pub fn keep_up() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            handle().run_upkeep();
+        }
+    })
+}
+
 /// Records one store failure for `/metrics`.
 pub fn store_error(operation: &'static str) {
     metrics::counter!(STORE_ERRORS, "operation" => operation).increment(1);
