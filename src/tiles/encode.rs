@@ -79,7 +79,7 @@ pub fn encode_tile(layers: &[TileLayer<'_>]) -> Encoded {
     let mut bytes = Vec::new();
     let mut layer_counts = Vec::new();
     for layer in layers {
-        let mut built = LayerBuilder::default();
+        let mut built = LayerBuilder::for_features(&layer.features);
         for feature in &layer.features {
             built.add(feature);
         }
@@ -202,6 +202,19 @@ struct LayerBuilder<'t> {
 }
 
 impl<'t> LayerBuilder<'t> {
+    /// An empty builder with room for `features`: growing the value map and the arrays tag by
+    /// tag showed in the profile of uncached building tiles (each building's code and name are
+    /// values of their own).
+    fn for_features(features: &[TileFeature<'_>]) -> LayerBuilder<'t> {
+        let tags: usize = features.iter().map(|f| f.tags.len()).sum();
+        LayerBuilder {
+            value_index: HashMap::with_capacity_and_hasher(tags, FxBuild::default()),
+            tags: Vec::with_capacity(2 * tags),
+            features: Vec::with_capacity(features.len()),
+            ..LayerBuilder::default()
+        }
+    }
+
     /// Adds a feature, unless its geometry collapses when rounded.
     fn add(&mut self, feature: &'t TileFeature<'_>) {
         let commands_start = self.commands.len();
