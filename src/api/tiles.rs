@@ -507,36 +507,38 @@ pub async fn preflight(headers: HeaderMap) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let out = response.headers_mut();
     allow_any_origin(out);
-    out.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    insert_static(
+        out,
+        &[
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+            (header::VARY, "Access-Control-Request-Headers"),
+        ],
     );
     // `*` would not cover Authorization (Fetch standard), so the asked headers are echoed.
     if let Some(asked) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
         out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
     }
-    out.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    out.insert(
-        header::VARY,
-        HeaderValue::from_static("Access-Control-Request-Headers"),
-    );
     response
 }
 
 /// What the router's permissive CORS layer adds to other answers: any origin may read the
 /// answer and all of its headers (tiles carry no cookies, so `*` is allowed).
 fn allow_any_origin(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
+    insert_static(
+        headers,
+        &[
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "*"),
+        ],
     );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("*"),
-    );
+}
+
+/// Sets each header to its fixed value.
+fn insert_static(headers: &mut HeaderMap, pairs: &[(header::HeaderName, &'static str)]) {
+    for (name, value) in pairs {
+        headers.insert(name.clone(), HeaderValue::from_static(value));
+    }
 }
 
 /// The tile from the cache, or rendered (off the async threads) and stored; with the cache off,

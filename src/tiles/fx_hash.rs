@@ -24,11 +24,7 @@ impl FxHasher {
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
+        le_words(bytes).for_each(|word| self.add(word));
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -38,4 +34,14 @@ impl Hasher for FxHasher {
     fn finish(&self) -> u64 {
         self.0.rotate_left(26)
     }
+}
+
+/// `bytes` as 8-byte little-endian words, the last one zero-padded: what word-wise hashes
+/// (this one, the tile ETag) read.
+pub fn le_words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes.chunks(8).map(|chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        u64::from_le_bytes(word)
+    })
 }
