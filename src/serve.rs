@@ -141,6 +141,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         auth: Arc::new(auth),
         tilesets: tilesets.clone(),
         tile_cache: tile_cache.clone(),
+        tile_render_costs: Arc::new(crate::tiles::render_cost::RenderCosts::new(&tilesets)),
         tile_cache_control: api::tiles::TileCacheControl::with_max_age(config.tile_max_age_s),
         public_url: config.public_url.clone(),
         glyphs: Arc::new(GlyphStore::new(&config.fonts_dir, DEFAULT_CACHE_BYTES)),

@@ -59,6 +59,8 @@ pub struct Services {
     pub tilesets: Arc<Tilesets>,
     /// Encoded tiles, invalidated after every engine apply (see `serve::apply_and_invalidate`).
     pub tile_cache: Arc<TileCache>,
+    /// Recent render costs per tileset and zoom: cheap tiles render on the connection's thread.
+    pub tile_render_costs: Arc<crate::tiles::render_cost::RenderCosts>,
     /// `Cache-Control` of tile answers.
     pub tile_cache_control: tiles::TileCacheControl,
     /// The URL clients reach the service at, when configured (TileJSON links use it).

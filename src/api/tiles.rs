@@ -16,6 +16,7 @@
 //! the caller's jurisdiction is added to them, so a scoped caller counts only its events.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{FromRequestParts, Path, Query, RawPathParams, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
@@ -38,6 +39,7 @@ use crate::engine::Snapshot;
 use crate::model::{scope_prefix, EventStatus, Level};
 use crate::tiles::cache::{CachedTile, Coding, Lookup, TileAt};
 use crate::tiles::event_tiles::{EventTileQuery, HeatmapBin};
+use crate::tiles::render_cost::RenderCosts;
 use crate::tiles::tile_id::TILE_CRS_ACCEPTED;
 use crate::tiles::tilejson::vector_layers;
 use crate::tiles::{render_tile_in, TileCrs, TileError, TileId, TileRequest, Tileset};
@@ -569,29 +571,24 @@ async fn cached_tile(
         Lookup::Hit(tile) => return Ok(tile),
         Lookup::Miss(ticket) => ticket,
     };
-    let snapshot = state.engine.snapshot();
-    let tileset = tileset.clone();
-    let viewer = viewer.clone();
-    let keep = state.tile_cache.keeps_tiles();
-    let now = state.clock.now();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let in_scope = |code: &str| viewer.covers(code);
-        let events = events.unwrap_or_default().query(&viewer, now);
-        let request = TileRequest {
-            in_scope: &in_scope,
-            crs,
-            events: &events,
-        };
-        let raw = render_tile_in(&snapshot, &tileset, id.z, id.x, id.y, &request)?;
-        let encoded = if keep {
-            CachedTile::encode(raw.bytes)
-        } else {
-            CachedTile::encode_once(raw.bytes, coding)
-        };
-        encoded.map_err(|e| tile_failed(format!("cannot compress: {e}")))
-    })
-    .await
-    .map_err(|e| tile_failed(format!("tile rendering stopped: {e}")))??;
+    let job = TileJob {
+        snapshot: state.engine.snapshot(),
+        id,
+        crs,
+        events,
+        now: state.clock.now(),
+        keep: state.tile_cache.keeps_tiles(),
+        coding,
+    };
+    let costs = &state.tile_render_costs;
+    let rendered = if costs.is_cheap(&tileset.name, id.z) {
+        job.run(tileset, viewer, costs)?
+    } else {
+        let (tileset, viewer, costs) = (tileset.clone(), viewer.clone(), costs.clone());
+        tokio::task::spawn_blocking(move || job.run(&tileset, &viewer, &costs))
+            .await
+            .map_err(|e| tile_failed(format!("tile rendering stopped: {e}")))??
+    };
     let mut rendered = rendered;
     if event_based {
         rendered.fresh_until = Some(std::time::Instant::now() + EVENT_TILE_FRESHNESS);
@@ -599,6 +596,47 @@ async fn cached_tile(
     let tile = Arc::new(rendered);
     state.tile_cache.store(ticket, tile.clone());
     Ok(tile)
+}
+
+/// An uncached tile to render and compress: on the connection's thread when tiles of its
+/// tileset and zoom are cheap, else on the blocking thread (see [`RenderCosts`]).
+struct TileJob {
+    snapshot: Arc<Snapshot>,
+    id: TileId,
+    crs: TileCrs,
+    events: Option<EventParams>,
+    now: DateTime<Utc>,
+    /// Whether the cache keeps the tile (then every coding is made once).
+    keep: bool,
+    coding: Coding,
+}
+
+impl TileJob {
+    /// Renders the tile for `viewer`, records what it cost, and compresses it.
+    fn run(
+        self,
+        tileset: &Tileset,
+        viewer: &Viewer,
+        costs: &RenderCosts,
+    ) -> Result<CachedTile, ApiError> {
+        let started = Instant::now();
+        let in_scope = |code: &str| viewer.covers(code);
+        let events = self.events.unwrap_or_default().query(viewer, self.now);
+        let request = TileRequest {
+            in_scope: &in_scope,
+            crs: self.crs,
+            events: &events,
+        };
+        let (z, x, y) = (self.id.z, self.id.x, self.id.y);
+        let raw = render_tile_in(&self.snapshot, tileset, z, x, y, &request)?;
+        costs.record(&tileset.name, z, started.elapsed());
+        let encoded = if self.keep {
+            CachedTile::encode(raw.bytes)
+        } else {
+            CachedTile::encode_once(raw.bytes, self.coding)
+        };
+        encoded.map_err(|e| tile_failed(format!("cannot compress: {e}")))
+    }
 }
 
 impl From<TileError> for ApiError {

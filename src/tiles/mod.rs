@@ -6,7 +6,8 @@
 //! Peucker that keeps shared borders shared), `clip` (tile plus buffer), `encode` (rounding,
 //! winding and MVT 2.1, written by hand for speed), `fx_hash` (the hasher of per-tile maps), `budget` (size limits and thinning), `feature_id`
 //! (stable ids from codes), `event_tiles` (event clusters, points and heatmap
-//! bins from the event store), `render` (the pipeline, [`render_tile`]), `tilejson` (layer
+//! bins from the event store), `render` (the pipeline, [`render_tile`]), `render_cost` (recent render costs, which decide
+//! where a tile renders), `tilejson` (layer
 //! descriptions and city bounds), `cache` (served tiles), `pmtiles` (archive export) and
 //! `glyphs` (SDF label glyphs for the styles' `glyphs` URL).
 
@@ -20,6 +21,7 @@ mod fx_hash;
 pub mod glyphs;
 pub mod pmtiles;
 mod render;
+pub mod render_cost;
 mod simplified;
 mod simplify;
 mod source;
