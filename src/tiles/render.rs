@@ -21,7 +21,7 @@ use super::simplified::{rounded_points, rounded_polygon, SimplifiedLayers};
 use super::simplify::simplify_shared;
 use super::source::{
     area_tags, basemap_tags, building_tags, project_line, project_multipolygon, project_polygon,
-    projected_size, TilePolygon,
+    projected_size, ring_size, TagPlan, TilePolygon,
 };
 use super::tile_id::{TileCrs, TileFrame, TileId, TileIdError};
 use super::tileset::{LayerDef, Source, Tileset, EXTENT, UNITS_PER_PX};
@@ -264,6 +264,7 @@ impl<'a> Cut<'a> {
             coord! {x: clip.min().x - dx, y: clip.min().y - dy},
             coord! {x: clip.max().x - dx, y: clip.max().y - dy},
         );
+        let plan = TagPlan::areas(def);
         self.areas
             .iter()
             .copied()
@@ -283,22 +284,29 @@ impl<'a> Cut<'a> {
                     id: feature_id(&a.code),
                     size: geometry.unsigned_area(),
                     geometry: TileGeometry::Polygons(geometry),
-                    tags: area_tags(a, def),
+                    tags: area_tags(a, &plan),
                     keep: def.keep_small,
                 })
             })
             .collect()
     }
 
+    /// The tileset's buildings projected into the tile, less those below the layer's minimum
+    /// size.
     fn building_candidates(&self, def: &LayerDef) -> Vec<Candidate<'a>> {
+        let plan = TagPlan::buildings(def);
         self.buildings
             .iter()
             .copied()
-            .filter(|b| self.big_enough(projected_size(&b.geometry, &self.frame), def))
-            .map(|b| Candidate {
-                id: feature_id(&b.code),
-                polygons: vec![project_polygon(&b.geometry, &self.frame)],
-                tags: building_tags(b, def),
+            .filter_map(|b| {
+                let polygon = project_polygon(&b.geometry, &self.frame);
+                let exterior = polygon.first()?;
+                self.big_enough(ring_size(exterior), def)
+                    .then(|| Candidate {
+                        id: feature_id(&b.code),
+                        polygons: vec![polygon],
+                        tags: building_tags(b, &plan),
+                    })
             })
             .collect()
     }
@@ -346,6 +354,7 @@ impl<'a> Cut<'a> {
 
     fn label_features(&self, def: &LayerDef) -> Vec<TileFeature<'a>> {
         let clip = self.clip_rect(def);
+        let plan = TagPlan::areas(def);
         self.areas
             .iter()
             .copied()
@@ -358,7 +367,7 @@ impl<'a> Cut<'a> {
                     TileFeature {
                         id: feature_id(&a.code),
                         geometry: TileGeometry::Points(vec![p]),
-                        tags: area_tags(a, def),
+                        tags: area_tags(a, &plan),
                         size: w * h,
                         keep: def.keep_small,
                     }
@@ -375,13 +384,14 @@ impl<'a> Cut<'a> {
             .iter()
             .copied()
             .filter(|f| def.takes_basemap(f.kind, self.tile.z));
+        let plan = TagPlan::basemap(def);
         let mut water = Vec::new();
         let mut features = Vec::new();
         for f in taken {
             match &f.geometry {
                 BasemapGeometry::Line(line) => {
                     if self.big_enough(projected_size(line, &self.frame), def) {
-                        features.extend(self.line_feature(f, line, def));
+                        features.extend(self.line_feature(f, line, def, &plan));
                     }
                 }
                 BasemapGeometry::Area(area) => {
@@ -389,7 +399,7 @@ impl<'a> Cut<'a> {
                         water.push(Candidate {
                             id: feature_id(&f.code),
                             polygons: project_multipolygon(area, &self.frame),
-                            tags: basemap_tags(f, def),
+                            tags: basemap_tags(f, &plan),
                         });
                     }
                 }
@@ -406,6 +416,7 @@ impl<'a> Cut<'a> {
         f: &'a BasemapFeature,
         line: &LineString<f64>,
         def: &LayerDef,
+        plan: &TagPlan,
     ) -> Option<TileFeature<'a>> {
         let projected = LineString::new(project_line(line, &self.frame));
         let simplified = projected.simplify(def.simplify_px * UNITS_PER_PX);
@@ -423,7 +434,7 @@ impl<'a> Cut<'a> {
             id: feature_id(&f.code),
             size: Euclidean.length(&lines),
             geometry: TileGeometry::Lines(lines),
-            tags: basemap_tags(f, def),
+            tags: basemap_tags(f, plan),
             keep: def.keep_small,
         })
     }

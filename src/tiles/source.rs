@@ -20,50 +20,108 @@ use crate::model::{Area, BasemapFeature, Building, Change};
 /// A polygon in tile units: its exterior and holes, open rings.
 pub type TilePolygon = Vec<Ring>;
 
-/// The tags of an area for `def` (areas and area labels); text borrows from the area.
-pub fn area_tags<'a>(area: &'a Area, def: &LayerDef) -> Vec<(&'static str, TagValue<'a>)> {
-    let all: [(&'static str, Option<TagValue<'a>>); 7] = [
-        ("code", Some(text(&area.code))),
-        ("name", Some(text(&area.name))),
-        ("level", Some(text(area.level.as_str()))),
-        ("layer", Some(TagValue::Text(area.layer.as_str()))),
-        ("parent_code", area.parent_code.as_deref().map(text)),
-        ("leader_name", area.leader_name.as_deref().map(text)),
-        (
-            "urban_rural",
-            area.urban_rural.map(|v| TagValue::Int(i64::from(v))),
-        ),
-    ];
-    listed(all, def)
+/// The tags areas (and area labels) can carry, in the order [`area_tags`] fills them.
+const AREA_TAGS: [&str; 7] = [
+    "code",
+    "name",
+    "level",
+    "layer",
+    "parent_code",
+    "leader_name",
+    "urban_rural",
+];
+
+/// The tags buildings can carry, in the order [`building_tags`] fills them.
+const BUILDING_TAGS: [&str; 6] = ["code", "name", "floors", "height", "use", "grid_code"];
+
+/// The tags basemap features can carry, in the order [`basemap_tags`] fills them.
+const BASEMAP_TAGS: [&str; 4] = ["code", "name", "kind", "class"];
+
+/// Which of a source's tags a layer writes, in the layer's order. Made once per layer and
+/// tile, so writing a feature's tags compares no names.
+pub struct TagPlan {
+    names: &'static [&'static str],
+    /// Positions in `names`, in the layer's attribute order.
+    order: Vec<usize>,
 }
 
-/// The tags of a building for `def`; text borrows from the building.
-pub fn building_tags<'a>(b: &'a Building, def: &LayerDef) -> Vec<(&'static str, TagValue<'a>)> {
-    let all: [(&'static str, Option<TagValue<'a>>); 6] = [
-        ("code", Some(text(&b.code))),
-        ("name", Some(text(&b.name))),
-        ("floors", Some(TagValue::Int(i64::from(b.floors)))),
-        ("height", Some(TagValue::Float(b.height_m))),
-        ("use", Some(text(b.building_use.as_str()))),
-        ("grid_code", b.grid_code.as_deref().map(text)),
-    ];
-    listed(all, def)
+impl TagPlan {
+    fn new(def: &LayerDef, names: &'static [&'static str]) -> TagPlan {
+        let order = def
+            .attributes
+            .iter()
+            .filter_map(|a| names.iter().position(|n| n == a))
+            .collect();
+        TagPlan { names, order }
+    }
+
+    /// The plan of an area or area label layer.
+    pub fn areas(def: &LayerDef) -> TagPlan {
+        TagPlan::new(def, &AREA_TAGS)
+    }
+
+    /// The plan of a building layer.
+    pub fn buildings(def: &LayerDef) -> TagPlan {
+        TagPlan::new(def, &BUILDING_TAGS)
+    }
+
+    /// The plan of a basemap layer.
+    pub fn basemap(def: &LayerDef) -> TagPlan {
+        TagPlan::new(def, &BASEMAP_TAGS)
+    }
+
+    /// The planned tags among `values` (one per name of the source, `None` where the feature
+    /// has no value: MVT has no null).
+    fn pick<'a, const N: usize>(
+        &self,
+        mut values: [Option<TagValue<'a>>; N],
+    ) -> Vec<(&'static str, TagValue<'a>)> {
+        self.order
+            .iter()
+            .filter_map(|&i| Some((*self.names.get(i)?, values.get_mut(i)?.take()?)))
+            .collect()
+    }
 }
 
-/// The tags of a basemap feature for `def`: `kind` and `class` are the same value
-/// (`motorway` … `water`); `class` is the name styles usually filter roads by.
+/// The tags of an area for its layer's `plan` (areas and area labels); text borrows from the
+/// area.
+pub fn area_tags<'a>(area: &'a Area, plan: &TagPlan) -> Vec<(&'static str, TagValue<'a>)> {
+    plan.pick([
+        Some(text(&area.code)),
+        Some(text(&area.name)),
+        Some(text(area.level.as_str())),
+        Some(TagValue::Text(area.layer.as_str())),
+        area.parent_code.as_deref().map(text),
+        area.leader_name.as_deref().map(text),
+        area.urban_rural.map(|v| TagValue::Int(i64::from(v))),
+    ])
+}
+
+/// The tags of a building for its layer's `plan`; text borrows from the building.
+pub fn building_tags<'a>(b: &'a Building, plan: &TagPlan) -> Vec<(&'static str, TagValue<'a>)> {
+    plan.pick([
+        Some(text(&b.code)),
+        Some(text(&b.name)),
+        Some(TagValue::Int(i64::from(b.floors))),
+        Some(TagValue::Float(b.height_m)),
+        Some(text(b.building_use.as_str())),
+        b.grid_code.as_deref().map(text),
+    ])
+}
+
+/// The tags of a basemap feature for its layer's `plan`: `kind` and `class` are the same
+/// value (`motorway` … `water`); `class` is the name styles usually filter roads by.
 pub fn basemap_tags<'a>(
     f: &'a BasemapFeature,
-    def: &LayerDef,
+    plan: &TagPlan,
 ) -> Vec<(&'static str, TagValue<'a>)> {
     let kind = f.kind.as_str();
-    let all: [(&'static str, Option<TagValue<'a>>); 4] = [
-        ("code", Some(text(&f.code))),
-        ("name", Some(text(&f.name))),
-        ("kind", Some(text(kind))),
-        ("class", Some(text(kind))),
-    ];
-    listed(all, def)
+    plan.pick([
+        Some(text(&f.code)),
+        Some(text(&f.name)),
+        Some(text(kind)),
+        Some(text(kind)),
+    ])
 }
 
 /// A text value borrowed from the snapshot.
@@ -81,19 +139,6 @@ pub fn basemap_change_boxes(before: &Snapshot, change: &Change) -> Vec<Rect<f64>
     };
     let old = before.basemap_feature(code).and_then(basemap_bounds);
     old.into_iter().chain(new).collect()
-}
-
-fn listed<'a, const N: usize>(
-    all: [(&'static str, Option<TagValue<'a>>); N],
-    def: &LayerDef,
-) -> Vec<(&'static str, TagValue<'a>)> {
-    let mut tags: Vec<(&'static str, TagValue<'a>)> = all
-        .into_iter()
-        .filter(|(k, _)| def.has_attribute(k))
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
-    tags.sort_by_key(|(k, _)| def.attributes.iter().position(|a| a == k));
-    tags
 }
 
 /// An area's polygons in tile units.
@@ -118,6 +163,19 @@ pub fn project_polygon(p: &Polygon<f64>, frame: &TileFrame) -> TilePolygon {
 /// A line in tile units.
 pub fn project_line(line: &LineString<f64>, frame: &TileFrame) -> Vec<Coord<f64>> {
     line.0.iter().map(|c| frame.project(c.x, c.y)).collect()
+}
+
+/// The envelope size (width, height) of a ring already in tile units.
+pub fn ring_size(ring: &[Coord<f64>]) -> (f64, f64) {
+    let Some(first) = ring.first() else {
+        return (0.0, 0.0);
+    };
+    let (mut min, mut max) = (*first, *first);
+    for c in ring {
+        (min.x, min.y) = (min.x.min(c.x), min.y.min(c.y));
+        (max.x, max.y) = (max.x.max(c.x), max.y.max(c.y));
+    }
+    (max.x - min.x, max.y - min.y)
 }
 
 /// The envelope size (width, height) of a geometry in tile units.
