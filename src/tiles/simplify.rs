@@ -139,10 +139,16 @@ fn split_ring(
     if ring.len() < 3 {
         return Vec::new();
     }
-    let start = ring
-        .iter()
-        .position(|c| junctions.contains(&key(*c)))
-        .unwrap_or_else(|| smallest_vertex(ring));
+    let Some(start) = ring.iter().position(|c| junctions.contains(&key(*c))) else {
+        // No junction: one closed chain from the smallest vertex, looked up no further.
+        let start = smallest_vertex(ring);
+        let run = ring[start..]
+            .iter()
+            .chain(&ring[..=start])
+            .copied()
+            .collect();
+        return vec![register(run, chains, index, tolerance)];
+    };
     let n = ring.len();
     let mut uses = Vec::new();
     let mut run = vec![ring[start]];
@@ -195,16 +201,17 @@ fn register(
 
 /// Joins a ring's chains back into an open ring.
 fn assemble(uses: &[ChainUse], chains: &[Chain]) -> Ring {
-    let mut ring: Ring = Vec::new();
+    let len = uses.iter().map(|u| chains[u.chain].simplified.len()).sum();
+    let mut ring: Ring = Vec::with_capacity(len);
     for u in uses {
         let pts = &chains[u.chain].simplified;
-        let ordered: Box<dyn Iterator<Item = &Coord<f64>>> = if u.reversed {
-            Box::new(pts.iter().rev())
-        } else {
-            Box::new(pts.iter())
-        };
         // Each chain's first point is the previous chain's last.
-        ring.extend(ordered.skip(usize::from(!ring.is_empty())));
+        let skip = usize::from(!ring.is_empty());
+        if u.reversed {
+            ring.extend(pts.iter().rev().skip(skip));
+        } else {
+            ring.extend(pts.iter().skip(skip));
+        }
     }
     if ring.len() > 1 && ring.first() == ring.last() {
         ring.pop();
