@@ -102,6 +102,8 @@ fn edge_crossings(ring: &[Coord<f64>], clip: Rect<f64>) -> Option<usize> {
         match (inside(a), inside(b)) {
             (true, true) => {}
             (true, false) | (false, true) => crossings += 1,
+            // Both ends beyond the same side (most of a border far from the tile).
+            (false, false) if outcode(a, clip) & outcode(b, clip) != 0 => {}
             (false, false) if keeps_point(a, clip) || clip_segment(a, b, clip).is_some() => {
                 return None
             }
@@ -109,6 +111,17 @@ fn edge_crossings(ring: &[Coord<f64>], clip: Rect<f64>) -> Option<usize> {
         }
     }
     Some(crossings)
+}
+
+/// Where a point lies against the closed rectangle, one bit per side it is beyond (left,
+/// right, top, bottom: Cohen–Sutherland); 0 on or inside it. A segment whose ends share a bit
+/// cannot meet the rectangle.
+fn outcode(c: Coord<f64>, clip: Rect<f64>) -> u8 {
+    let (min, max) = (clip.min(), clip.max());
+    u8::from(c.x < min.x)
+        | u8::from(c.x > max.x) << 1
+        | u8::from(c.y < min.y) << 2
+        | u8::from(c.y > max.y) << 3
 }
 
 /// Whether a point not on the closed ring lies inside it (even–odd rule).
