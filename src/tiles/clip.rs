@@ -89,9 +89,10 @@ fn clip_simple(polygon: &Polygon<f64>, clip: Rect<f64>) -> Option<MultiPolygon<f
     Some(MultiPolygon::new(vec![Polygon::new(part, holes)]))
 }
 
-/// How often a closed ring crosses the rectangle's edge, counting only clean crossings of a
-/// segment from strictly inside to strictly outside; `None` when a vertex lies on the edge or
-/// a segment with both ends outside meets the rectangle.
+/// How often a closed ring crosses the rectangle's edge, counting only clean crossings: of a
+/// segment from strictly inside to strictly outside (one), or of one with both ends outside
+/// passing through the inside (two); `None` when a vertex lies on the edge or a segment with
+/// both ends outside only touches the rectangle.
 fn edge_crossings(ring: &[Coord<f64>], clip: Rect<f64>) -> Option<usize> {
     let inside = |c: Coord<f64>| {
         c.x > clip.min().x && c.x < clip.max().x && c.y > clip.min().y && c.y < clip.max().y
@@ -104,10 +105,15 @@ fn edge_crossings(ring: &[Coord<f64>], clip: Rect<f64>) -> Option<usize> {
             (true, false) | (false, true) => crossings += 1,
             // Both ends beyond the same side (most of a border far from the tile).
             (false, false) if outcode(a, clip) & outcode(b, clip) != 0 => {}
-            (false, false) if keeps_point(a, clip) || clip_segment(a, b, clip).is_some() => {
-                return None
-            }
-            (false, false) => {}
+            (false, false) => match (keeps_point(a, clip), clip_segment(a, b, clip)) {
+                (true, _) => return None,
+                (false, None) => {}
+                // A segment running through the tile (long edges of grids at high zooms)
+                // enters and leaves it.
+                (false, Some((p, q))) if inside(p + (q - p) * 0.5) => crossings += 2,
+                // One touching a corner or running along an edge.
+                (false, Some(_)) => return None,
+            },
         }
     }
     Some(crossings)
@@ -468,6 +474,26 @@ mod tests {
             assert!(got.is_valid(), "{polygon:?} gave {got:?}");
         }
         assert!(cheap > 300, "only {cheap} of {tried} took a cheap case");
+    }
+
+    #[test]
+    fn an_edge_running_through_the_tile_is_a_cheap_case() {
+        use geo::Validation;
+        // Polygons whose only part in the tile is cut off by one long edge with both ends
+        // outside: across a corner, and from the left side to the right.
+        let corner_cut = polygon![(x: -50.0, y: 80.0), (x: 80.0, y: -50.0), (x: -300.0, y: -300.0)];
+        let across = polygon![(x: -100.0, y: 40.0), (x: 200.0, y: 60.0), (x: 200.0, y: -300.0), (x: -100.0, y: -300.0)];
+        for (p, area) in [(corner_cut, 450.0), (across, 5000.0)] {
+            let want = p.intersection(&tile().to_polygon());
+            assert!((want.unsigned_area() - area).abs() < 1e-3);
+            let got = clip_simple(&p, tile()).expect("a cheap case");
+            assert!(
+                (got.unsigned_area() - want.unsigned_area()).abs() < 1e-3,
+                "{got:?}"
+            );
+            assert!(got.is_valid(), "{got:?}");
+            assert_eq!(got.0.len(), 1);
+        }
     }
 
     #[test]
