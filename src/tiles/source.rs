@@ -13,29 +13,12 @@ use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 use super::encode::TagValue;
 use super::simplify::Ring;
 use super::tile_id::TileFrame;
-use super::tileset::LayerDef;
+use super::tileset::{LayerDef, Source};
 use crate::engine::{basemap_bounds, Snapshot};
 use crate::model::{Area, BasemapFeature, Building, Change};
 
 /// A polygon in tile units: its exterior and holes, open rings.
 pub type TilePolygon = Vec<Ring>;
-
-/// The tags areas (and area labels) can carry, in the order [`area_tags`] fills them.
-const AREA_TAGS: [&str; 7] = [
-    "code",
-    "name",
-    "level",
-    "layer",
-    "parent_code",
-    "leader_name",
-    "urban_rural",
-];
-
-/// The tags buildings can carry, in the order [`building_tags`] fills them.
-const BUILDING_TAGS: [&str; 6] = ["code", "name", "floors", "height", "use", "grid_code"];
-
-/// The tags basemap features can carry, in the order [`basemap_tags`] fills them.
-const BASEMAP_TAGS: [&str; 4] = ["code", "name", "kind", "class"];
 
 /// Which of a source's tags a layer writes, in the layer's order. Made once per layer and
 /// tile, so writing a feature's tags compares no names.
@@ -55,23 +38,23 @@ impl TagPlan {
         TagPlan { names, order }
     }
 
-    /// The plan of an area or area label layer.
+    /// The plan of an area or area label layer (label layers take a few of the areas' tags).
     pub fn areas(def: &LayerDef) -> TagPlan {
-        TagPlan::new(def, &AREA_TAGS)
+        TagPlan::new(def, Source::Areas.attributes())
     }
 
     /// The plan of a building layer.
     pub fn buildings(def: &LayerDef) -> TagPlan {
-        TagPlan::new(def, &BUILDING_TAGS)
+        TagPlan::new(def, Source::Buildings.attributes())
     }
 
     /// The plan of a basemap layer.
     pub fn basemap(def: &LayerDef) -> TagPlan {
-        TagPlan::new(def, &BASEMAP_TAGS)
+        TagPlan::new(def, Source::Basemap.attributes())
     }
 
-    /// The planned tags among `values` (one per name of the source, `None` where the feature
-    /// has no value: MVT has no null).
+    /// The planned tags among `values` (one per name of [`Source::attributes`], in its order;
+    /// `None` where the feature has no value: MVT has no null).
     fn pick<'a, const N: usize>(
         &self,
         mut values: [Option<TagValue<'a>>; N],
@@ -186,4 +169,41 @@ pub fn projected_size<G: BoundingRect<f64>>(g: &G, frame: &TileFrame) -> (f64, f
     let a: Coord<f64> = frame.project(r.min().x, r.min().y);
     let b: Coord<f64> = frame.project(r.max().x, r.max().y);
     ((b.x - a.x).abs(), (b.y - a.y).abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BuildingUse;
+
+    fn layer(attributes: &[&str]) -> LayerDef {
+        let toml = format!(
+            "[[tileset]]\nname = \"t\"\nminzoom = 14\nmaxzoom = 16\n[[tileset.layer]]\nname = \"b\"\nsource = \"buildings\"\nminzoom = 14\nmaxzoom = 16\nattributes = {attributes:?}\n"
+        );
+        let sets = crate::tiles::Tilesets::parse(&toml, "test").expect("valid tileset");
+        sets.tilesets[0].layers[0].clone()
+    }
+
+    #[test]
+    fn tags_follow_the_layer_order_with_their_own_names_and_missing_values_left_out() {
+        let building = Building {
+            code: "410602001001001".into(),
+            name: "1号楼".into(),
+            address: None,
+            compound: None,
+            building_use: BuildingUse::Residential,
+            floors: 6,
+            height_m: 18.5,
+            geometry: Polygon::new(LineString::new(Vec::new()), Vec::new()),
+            grid_code: None,
+        };
+        let def = layer(&["height", "grid_code", "use", "code", "floors"]);
+        let tags = building_tags(&building, &TagPlan::buildings(&def));
+        let names: Vec<&str> = tags.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, ["height", "use", "code", "floors"]);
+        assert!(matches!(tags[0].1, TagValue::Float(h) if h == 18.5));
+        assert!(matches!(&tags[1].1, TagValue::Text(u) if u == "residential"));
+        assert!(matches!(&tags[2].1, TagValue::Text(c) if c == "410602001001001"));
+        assert!(matches!(tags[3].1, TagValue::Int(6)));
+    }
 }

@@ -62,7 +62,8 @@ pub enum Source {
 }
 
 impl Source {
-    /// The attribute names this source can fill.
+    /// The attribute names this source can fill, in the order `source`'s tag functions fill
+    /// them (area labels take the first names of the areas' list).
     pub fn attributes(self) -> &'static [&'static str] {
         match self {
             Source::Areas => &[
