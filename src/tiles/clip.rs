@@ -39,6 +39,15 @@ pub fn clip_polygon(polygon: &Polygon<f64>, clip: Rect<f64>) -> MultiPolygon<f64
     }
 }
 
+/// [`clip_polygon`] of a polygon the caller has no further use for: one wholly inside the
+/// rectangle (most buildings of a tile) is moved into the result rather than copied.
+pub fn clip_owned_polygon(polygon: Polygon<f64>, clip: Rect<f64>) -> MultiPolygon<f64> {
+    match polygon.bounding_rect() {
+        Some(bounds) if contains_rect(clip, bounds) => MultiPolygon::new(vec![polygon]),
+        _ => clip_polygon(&polygon, clip),
+    }
+}
+
 /// Every ring of `polygon` cut to `clip` by Sutherland–Hodgman as it is, bridges along the edge
 /// and all: the point set inside the rectangle is unchanged, and the boolean intersection,
 /// which resolves the bridges, then works on the few vertices near the tile rather than on a

@@ -13,7 +13,7 @@ use geo::{Euclidean, Length as _, Simplify as _};
 use geo_types::{coord, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
 
 use super::budget::{fit, BudgetError};
-use super::clip::{clip_line, clip_polygon, keeps_point};
+use super::clip::{clip_line, clip_owned_polygon, clip_polygon, keeps_point};
 use super::encode::{TagValue, TileFeature, TileGeometry, TileLayer};
 use super::event_tiles::{event_features, EventTileQuery};
 use super::feature_id::feature_id;
@@ -334,7 +334,7 @@ impl<'a> Cut<'a> {
                     .map(|_| simplified.next().unwrap_or_default())
                     .collect();
                 if let Some(p) = rounded_polygon(rings) {
-                    parts.extend(clip_polygon(&p, clip));
+                    parts.extend(clip_owned_polygon(p, clip));
                 }
             }
             if parts.is_empty() {
