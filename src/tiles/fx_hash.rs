@@ -1,8 +1,10 @@
 //! FxHash as in rustc-hash 2 (one add and multiply per word), for the short-lived maps of
 //! cutting tiles: a layer's tag values (hashed once per tag) and the vertices of the rings
-//! simplified together (hashed a few times per vertex), where SipHash was measurably slow.
+//! simplified together (hashed a few times per vertex), where SipHash was measurably slow,
+//! and the per-zoom simplified area layers (looked up for every area of every tile).
 //! Written here rather than added as a crate for these few lines; flood resistance is not
-//! needed for maps that live for one tile or one simplified layer.
+//! needed for maps that live for one tile or one simplified layer, keyed by codes from the
+//! store, not by clients.
 
 use std::hash::{BuildHasherDefault, Hasher};
 

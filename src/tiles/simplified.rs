@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use geo_types::{coord, Coord, LineString, Polygon, Rect};
 
+use super::fx_hash::FxBuild;
 use super::simplify::{simplify_shared, Ring};
 use super::source::{project_multipolygon, projected_size};
 use super::tile_id::{TileCrs, TileFrame, TileId};
@@ -30,7 +31,8 @@ const VERSIONS_KEPT: usize = 3;
 /// rounded; an area whose every polygon collapsed is absent.
 #[derive(Debug, Default)]
 pub struct SimplifiedLayer {
-    by_code: HashMap<String, Vec<Polygon<f64>>>,
+    /// Looked up for every area of every tile: FxHash (area codes are not chosen by clients).
+    by_code: HashMap<String, Vec<Polygon<f64>>, FxBuild>,
 }
 
 impl SimplifiedLayer {
@@ -57,7 +59,7 @@ impl SimplifiedLayer {
         let keep = vec![def.keep_small; rings.len()];
         let mut simplified =
             simplify_shared(&rings, &keep, def.simplify_px * UNITS_PER_PX).into_iter();
-        let mut by_code = HashMap::new();
+        let mut by_code = HashMap::default();
         for (area, polygons) in areas.iter().zip(&projected) {
             let rounded: Vec<Polygon<f64>> = polygons
                 .iter()
@@ -139,7 +141,8 @@ type Slot = Arc<OnceLock<Arc<SimplifiedLayer>>>;
 /// asking at the same time wait for it).
 #[derive(Debug, Default)]
 pub struct SimplifiedLayers {
-    slots: Mutex<HashMap<Key, Slot>>,
+    /// Looked up for every area layer of every tile.
+    slots: Mutex<HashMap<Key, Slot, FxBuild>>,
 }
 
 impl SimplifiedLayers {
@@ -181,7 +184,7 @@ impl SimplifiedLayers {
 
 /// Drops the layers of all but the newest [`VERSIONS_KEPT`] areas versions (counting
 /// `incoming`).
-fn forget_old_versions(slots: &mut HashMap<Key, Slot>, incoming: u64) {
+fn forget_old_versions(slots: &mut HashMap<Key, Slot, FxBuild>, incoming: u64) {
     let mut versions: Vec<u64> = slots.keys().map(|k| k.areas_version).collect();
     versions.push(incoming);
     versions.sort_unstable();
@@ -208,7 +211,7 @@ mod tests {
 
     #[test]
     fn only_the_newest_versions_are_kept() {
-        let mut slots: HashMap<Key, Slot> = HashMap::new();
+        let mut slots: HashMap<Key, Slot, FxBuild> = HashMap::default();
         for v in [1, 2, 3] {
             forget_old_versions(&mut slots, v);
             slots.insert(key(v), Slot::default());
