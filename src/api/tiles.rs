@@ -15,6 +15,7 @@
 //! `bad_filter`. The filters, in a canonical form (sorted lists), are part of the cache key, and
 //! the caller's jurisdiction is added to them, so a scoped caller counts only its events.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -581,17 +582,19 @@ async fn cached_tile(
         coding,
     };
     let costs = &state.tile_render_costs;
-    let rendered = if costs.is_cheap(&tileset.name, id.z) {
-        job.run(tileset, viewer, costs)?
+    let mut rendered = if costs.is_cheap(&tileset.name, id.z) {
+        // A panic answers 500 here as it does from the blocking thread, not a dropped
+        // connection.
+        std::panic::catch_unwind(AssertUnwindSafe(|| job.run(tileset, viewer, costs)))
+            .map_err(|_| tile_failed("tile rendering stopped: it panicked".into()))??
     } else {
         let (tileset, viewer, costs) = (tileset.clone(), viewer.clone(), costs.clone());
         tokio::task::spawn_blocking(move || job.run(&tileset, &viewer, &costs))
             .await
             .map_err(|e| tile_failed(format!("tile rendering stopped: {e}")))??
     };
-    let mut rendered = rendered;
     if event_based {
-        rendered.fresh_until = Some(std::time::Instant::now() + EVENT_TILE_FRESHNESS);
+        rendered.fresh_until = Some(Instant::now() + EVENT_TILE_FRESHNESS);
     }
     let tile = Arc::new(rendered);
     state.tile_cache.store(ticket, tile.clone());
