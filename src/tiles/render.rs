@@ -291,7 +291,7 @@ impl<'a> Cut<'a> {
             .collect()
     }
 
-    /// The tileset's buildings projected into the tile, less those below the layer's minimum
+    /// The tile's buildings projected into it, less those below the layer's minimum
     /// size.
     fn building_candidates(&self, def: &LayerDef) -> Vec<Candidate<'a>> {
         let plan = TagPlan::buildings(def);
