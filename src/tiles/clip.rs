@@ -20,31 +20,35 @@
 //! leaves and re-enters becomes one part per stay inside. Vertices inside come back unchanged
 //! (only crossing points are computed), so consecutive kept segments join exactly.
 
+use std::borrow::Cow;
+
 use geo::{BooleanOps, BoundingRect, Intersects};
 use geo_types::{coord, Coord, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
 
 /// The part of `polygon` inside `clip`.
 pub fn clip_polygon(polygon: &Polygon<f64>, clip: Rect<f64>) -> MultiPolygon<f64> {
-    let Some(bounds) = polygon.bounding_rect() else {
-        return MultiPolygon::new(Vec::new());
-    };
-    if contains_rect(clip, bounds) {
-        MultiPolygon::new(vec![polygon.clone()])
-    } else if !clip.intersects(&bounds) {
-        MultiPolygon::new(Vec::new())
-    } else if let Some(simple) = clip_simple(polygon, clip) {
-        simple
-    } else {
-        cut_rings(polygon, clip).intersection(&clip.to_polygon())
-    }
+    clip_either(Cow::Borrowed(polygon), clip)
 }
 
 /// [`clip_polygon`] of a polygon the caller has no further use for: one wholly inside the
 /// rectangle (most buildings of a tile) is moved into the result rather than copied.
 pub fn clip_owned_polygon(polygon: Polygon<f64>, clip: Rect<f64>) -> MultiPolygon<f64> {
-    match polygon.bounding_rect() {
-        Some(bounds) if contains_rect(clip, bounds) => MultiPolygon::new(vec![polygon]),
-        _ => clip_polygon(&polygon, clip),
+    clip_either(Cow::Owned(polygon), clip)
+}
+
+/// The module rules, for a borrowed or an owned polygon.
+fn clip_either(polygon: Cow<'_, Polygon<f64>>, clip: Rect<f64>) -> MultiPolygon<f64> {
+    let Some(bounds) = polygon.bounding_rect() else {
+        return MultiPolygon::new(Vec::new());
+    };
+    if contains_rect(clip, bounds) {
+        MultiPolygon::new(vec![polygon.into_owned()])
+    } else if !clip.intersects(&bounds) {
+        MultiPolygon::new(Vec::new())
+    } else if let Some(simple) = clip_simple(&polygon, clip) {
+        simple
+    } else {
+        cut_rings(&polygon, clip).intersection(&clip.to_polygon())
     }
 }
 

@@ -24,11 +24,11 @@ use super::clip::clip_polygon;
 use super::encode::{TagValue, TileFeature, TileGeometry};
 use super::feature_id::feature_id;
 use super::simplified::rounded_polygon;
+use super::source::TagPlan;
 use super::tile_id::{TileCrs, TileId};
 use super::tileset::{LayerDef, Source, EXTENT, UNITS_PER_PX};
 use crate::engine::events::{Card, EventFilter, EventPoint, WorldPoint};
 use crate::engine::EventStore;
-use crate::model::EventStatus;
 
 /// How heatmap counts are binned (`?bin=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -136,19 +136,6 @@ fn buffer_cells(def: &LayerDef, side: u32) -> u32 {
     ((def.buffer_px * UNITS_PER_PX).max(0.0) / cell_units).ceil() as u32
 }
 
-/// The tags `def` lists, in its order.
-fn listed<'e>(
-    all: Vec<(&'static str, TagValue<'e>)>,
-    def: &LayerDef,
-) -> Vec<(&'static str, TagValue<'e>)> {
-    let mut tags: Vec<_> = all
-        .into_iter()
-        .filter(|(k, _)| def.has_attribute(k))
-        .collect();
-    tags.sort_by_key(|(k, _)| def.attributes.iter().position(|a| a == k));
-    tags
-}
-
 fn point<'e>(id: u64, at: Coord<f64>, tags: Vec<(&'static str, TagValue<'e>)>) -> TileFeature<'e> {
     TileFeature {
         id,
@@ -168,22 +155,20 @@ fn card_str(card: Card) -> &'static str {
 }
 
 /// An event's tags; its code (owned by the query's answer) moves in, the rest is borrowed.
-fn event_tags<'e>(e: EventPoint<'e>, def: &LayerDef) -> Vec<(&'static str, TagValue<'e>)> {
-    let text = |s: &'e str| TagValue::Text(Cow::Borrowed(s));
-    let flag = |b: bool| TagValue::Int(i64::from(b));
-    listed(
-        vec![
-            ("code", TagValue::Text(Cow::Owned(e.code))),
-            ("status", text(e.status.as_str())),
-            ("category", text(e.category)),
-            ("source", text(e.source.as_str())),
-            ("level", text(e.level.as_str())),
-            ("overdue", flag(e.overdue)),
-            ("card", text(card_str(e.card))),
-            ("outside_grid", flag(e.outside_grid)),
-        ],
-        def,
-    )
+/// An event's tags for its layer's `plan` (names from [`Source::EventPoints`]'s list).
+fn event_tags<'e>(e: EventPoint<'e>, plan: &TagPlan) -> Vec<(&'static str, TagValue<'e>)> {
+    let text = |s: &'e str| Some(TagValue::Text(Cow::Borrowed(s)));
+    let flag = |b: bool| Some(TagValue::Int(i64::from(b)));
+    plan.pick([
+        Some(TagValue::Text(Cow::Owned(e.code))),
+        text(e.status.as_str()),
+        text(e.category),
+        text(e.source.as_str()),
+        text(e.level.as_str()),
+        flag(e.overdue),
+        text(card_str(e.card)),
+        flag(e.outside_grid),
+    ])
 }
 
 fn point_features<'e>(
@@ -192,12 +177,13 @@ fn point_features<'e>(
     tile: TileId,
     filter: &EventFilter,
 ) -> Vec<TileFeature<'e>> {
+    let plan = TagPlan::new(def);
     events
         .points(tile, buffer_world_units(def, tile.z), filter)
         .into_iter()
         .map(|e| {
             let (id, at) = (feature_id(&e.code), in_tile(e.at, tile));
-            point(id, at, event_tags(e, def))
+            point(id, at, event_tags(e, &plan))
         })
         .collect()
 }
@@ -212,22 +198,18 @@ fn cluster_features(
     let Ok(clusters) = events.clusters(tile, side, filter) else {
         return Vec::new();
     };
+    let plan = TagPlan::new(def);
     clusters
         .iter()
         .map(|c| {
-            let mut all = vec![("count", TagValue::Int(i64::from(c.count)))];
-            all.extend(
-                EventStatus::ALL
-                    .iter()
-                    .zip(c.by_status)
-                    .map(|(s, n)| (s.as_str(), TagValue::Int(i64::from(n)))),
-            );
+            // The count, then one per status in `EventStatus::ALL` order, as
+            // `Source::EventClusters` names them.
+            let tags = plan.pick(std::array::from_fn::<_, 8, _>(|i| {
+                let n = if i == 0 { c.count } else { c.by_status[i - 1] };
+                Some(TagValue::Int(i64::from(n)))
+            }));
             let cell = (i64::from(c.cell.0), i64::from(c.cell.1));
-            let mut f = point(
-                cell_id(tile, side, cell),
-                in_tile(c.center, tile),
-                listed(all, def),
-            );
+            let mut f = point(cell_id(tile, side, cell), in_tile(c.center, tile), tags);
             f.size = f64::from(c.count);
             f
         })
@@ -247,6 +229,7 @@ fn square_features(
     };
     let across = i64::from(side + 2 * ring);
     let unit = f64::from(EXTENT) / f64::from(side);
+    let plan = TagPlan::new(def);
     bins.iter()
         .enumerate()
         .filter(|(_, &n)| n > 0)
@@ -259,7 +242,7 @@ fn square_features(
             let mut f = point(
                 cell_id(tile, side, cell),
                 at,
-                listed(vec![("count", TagValue::Int(i64::from(n)))], def),
+                plan.pick([Some(TagValue::Int(i64::from(n))), None]),
             );
             f.size = f64::from(n);
             f
@@ -277,6 +260,7 @@ fn hexagon_features(
     let b = (def.buffer_px * UNITS_PER_PX).round();
     let e = f64::from(EXTENT);
     let clip = Rect::new(coord! {x: -b, y: -b}, coord! {x: e + b, y: e + b});
+    let plan = TagPlan::new(def);
     events
         .count_in_h3(tile, filter)
         .into_iter()
@@ -293,13 +277,10 @@ fn hexagon_features(
             Some(TileFeature {
                 id: u64::from(cell),
                 geometry: TileGeometry::Polygons(MultiPolygon::new(parts.0)),
-                tags: listed(
-                    vec![
-                        ("h3", TagValue::Text(Cow::Owned(cell.to_string()))),
-                        ("count", TagValue::Int(i64::from(n))),
-                    ],
-                    def,
-                ),
+                tags: plan.pick([
+                    Some(TagValue::Int(i64::from(n))),
+                    Some(TagValue::Text(Cow::Owned(cell.to_string()))),
+                ]),
                 size: f64::from(n),
                 keep: false,
             })
@@ -309,6 +290,17 @@ fn hexagon_features(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cluster_tags_are_the_count_then_the_statuses_in_order() {
+        let names = Source::EventClusters.attributes();
+        assert_eq!(names[0], "count");
+        let statuses: Vec<&str> = crate::model::EventStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(&names[1..], statuses.as_slice());
+    }
+
     use super::*;
 
     #[test]

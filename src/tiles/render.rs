@@ -264,7 +264,7 @@ impl<'a> Cut<'a> {
             coord! {x: clip.min().x - dx, y: clip.min().y - dy},
             coord! {x: clip.max().x - dx, y: clip.max().y - dy},
         );
-        let plan = TagPlan::areas(def);
+        let plan = TagPlan::new(def);
         self.areas
             .iter()
             .copied()
@@ -294,7 +294,7 @@ impl<'a> Cut<'a> {
     /// The tile's buildings projected into it, less those below the layer's minimum
     /// size.
     fn building_candidates(&self, def: &LayerDef) -> Vec<Candidate<'a>> {
-        let plan = TagPlan::buildings(def);
+        let plan = TagPlan::new(def);
         self.buildings
             .iter()
             .copied()
@@ -354,7 +354,7 @@ impl<'a> Cut<'a> {
 
     fn label_features(&self, def: &LayerDef) -> Vec<TileFeature<'a>> {
         let clip = self.clip_rect(def);
-        let plan = TagPlan::areas(def);
+        let plan = TagPlan::new(def);
         self.areas
             .iter()
             .copied()
@@ -384,7 +384,7 @@ impl<'a> Cut<'a> {
             .iter()
             .copied()
             .filter(|f| def.takes_basemap(f.kind, self.tile.z));
-        let plan = TagPlan::basemap(def);
+        let plan = TagPlan::new(def);
         let mut water = Vec::new();
         let mut features = Vec::new();
         for f in taken {

@@ -77,26 +77,11 @@ impl RenderCosts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tiles::tileset::MINIMAL;
 
+    /// Costs of the minimal tileset `t`; costs are kept for every zoom, in range or not.
     fn costs() -> RenderCosts {
-        let tilesets = Tilesets::parse(
-            r#"
-            [[tileset]]
-            name = "t"
-            minzoom = 0
-            maxzoom = 16
-            [[tileset.layer]]
-            name = "grid"
-            source = "areas"
-            area_layer = "base"
-            minzoom = 0
-            maxzoom = 16
-            attributes = ["code"]
-            "#,
-            "test",
-        )
-        .expect("valid tileset");
-        RenderCosts::new(&tilesets)
+        RenderCosts::new(&Tilesets::parse(MINIMAL, "test").expect("valid tileset"))
     }
 
     #[test]

@@ -13,7 +13,7 @@ use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 use super::encode::TagValue;
 use super::simplify::Ring;
 use super::tile_id::TileFrame;
-use super::tileset::{LayerDef, Source};
+use super::tileset::LayerDef;
 use crate::engine::{basemap_bounds, Snapshot};
 use crate::model::{Area, BasemapFeature, Building, Change};
 
@@ -29,7 +29,10 @@ pub struct TagPlan {
 }
 
 impl TagPlan {
-    fn new(def: &LayerDef, names: &'static [&'static str]) -> TagPlan {
+    /// The plan of layer `def`, over the names its source fills ([`Source::attributes`]; an
+    /// area label layer's names are the first of the areas', so area tags serve it).
+    pub fn new(def: &LayerDef) -> TagPlan {
+        let names = def.source.attributes();
         let order = def
             .attributes
             .iter()
@@ -38,24 +41,9 @@ impl TagPlan {
         TagPlan { names, order }
     }
 
-    /// The plan of an area or area label layer (label layers take a few of the areas' tags).
-    pub fn areas(def: &LayerDef) -> TagPlan {
-        TagPlan::new(def, Source::Areas.attributes())
-    }
-
-    /// The plan of a building layer.
-    pub fn buildings(def: &LayerDef) -> TagPlan {
-        TagPlan::new(def, Source::Buildings.attributes())
-    }
-
-    /// The plan of a basemap layer.
-    pub fn basemap(def: &LayerDef) -> TagPlan {
-        TagPlan::new(def, Source::Basemap.attributes())
-    }
-
     /// The planned tags among `values` (one per name of [`Source::attributes`], in its order;
     /// `None` where the feature has no value: MVT has no null).
-    fn pick<'a, const N: usize>(
+    pub(super) fn pick<'a, const N: usize>(
         &self,
         mut values: [Option<TagValue<'a>>; N],
     ) -> Vec<(&'static str, TagValue<'a>)> {
@@ -198,7 +186,7 @@ mod tests {
             grid_code: None,
         };
         let def = layer(&["height", "grid_code", "use", "code", "floors"]);
-        let tags = building_tags(&building, &TagPlan::buildings(&def));
+        let tags = building_tags(&building, &TagPlan::new(&def));
         let names: Vec<&str> = tags.iter().map(|(k, _)| *k).collect();
         assert_eq!(names, ["height", "use", "code", "floors"]);
         assert!(matches!(tags[0].1, TagValue::Float(h) if h == 18.5));

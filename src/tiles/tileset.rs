@@ -485,11 +485,10 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// The smallest valid tileset file: one tileset `t` (zooms 0–4) with one area layer `grid`;
+/// for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINIMAL: &str = r#"
+pub(crate) const MINIMAL: &str = r#"
 [[tileset]]
 name = "t"
 minzoom = 0
@@ -501,6 +500,10 @@ minzoom = 0
 maxzoom = 4
 attributes = ["code"]
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     fn error_of(text: &str) -> String {
         Tilesets::parse(text, "test.toml").unwrap_err().to_string()
