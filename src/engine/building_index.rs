@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use geo::{BoundingRect, InteriorPoint};
-use geo_types::Coord;
+use geo_types::{coord, Coord, Rect};
 use rstar::{Envelope, RTree, RTreeObject, AABB};
 
 use super::area_index::rect_to_aabb;
@@ -73,12 +74,48 @@ impl RTreeObject for BuildingLeaf {
 
 /// The buildings of one community.
 #[derive(Debug, Clone, Default)]
-struct Shard {
+pub struct Shard {
+    /// Unique to this content in the process: a shard gets a new id whenever it changes, so
+    /// what is derived from a shard (tile geometry) can be kept under its id.
+    id: u64,
     by_code: HashMap<String, Arc<IndexedBuilding>>,
     tree: RTree<BuildingLeaf>,
 }
 
+/// A fresh shard id (never 0, the id of a shard not yet filled).
+fn next_shard_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 impl Shard {
+    /// The id of this shard's content (see the field).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// How many buildings the community has.
+    pub fn len(&self) -> usize {
+        self.by_code.len()
+    }
+
+    /// Whether the community has no building (only a shard being filled).
+    pub fn is_empty(&self) -> bool {
+        self.by_code.is_empty()
+    }
+
+    /// The envelope of the community's footprints (longitude/latitude); `None` when empty.
+    pub fn bounds(&self) -> Option<Rect<f64>> {
+        let e = self.envelope()?;
+        let ([x0, y0], [x1, y1]) = (e.lower(), e.upper());
+        Some(Rect::new(coord! {x: x0, y: y0}, coord! {x: x1, y: y1}))
+    }
+
+    /// Every building of the community, unordered.
+    pub fn buildings(&self) -> impl Iterator<Item = &Arc<IndexedBuilding>> {
+        self.by_code.values()
+    }
+
     fn envelope(&self) -> Option<AABB<[f64; 2]>> {
         (self.tree.size() > 0).then(|| self.tree.root().envelope())
     }
@@ -162,6 +199,7 @@ impl BuildingIndex {
                 .map(|b| (b.building.code.clone(), b))
                 .collect();
             let shard = Shard {
+                id: next_shard_id(),
                 by_code,
                 tree: RTree::bulk_load(leaves),
             };
@@ -219,7 +257,9 @@ impl BuildingIndex {
     fn edit_shard<R>(&mut self, key: &str, edit: impl FnOnce(&mut Shard) -> R) -> R {
         let shard = self.shards.entry(key.to_string()).or_default();
         let before = shard.envelope();
-        let result = edit(Arc::make_mut(shard));
+        let edited = Arc::make_mut(shard);
+        let result = edit(edited);
+        edited.id = next_shard_id();
         let after = shard.envelope();
         if shard.by_code.is_empty() {
             self.shards.remove(key);
@@ -255,6 +295,20 @@ impl BuildingIndex {
             }
         }
         out
+    }
+
+    /// The community shards whose buildings' envelope intersects the box, sorted by community
+    /// code (so their buildings, each sorted by code, come in code order).
+    pub fn shards_in_envelope(&self, envelope: &AABB<[f64; 2]>) -> Vec<&Shard> {
+        let mut leaves: Vec<&ShardLeaf> = self
+            .shard_tree
+            .locate_in_envelope_intersecting(envelope)
+            .collect();
+        leaves.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        leaves
+            .into_iter()
+            .filter_map(|leaf| self.shards.get(&leaf.key).map(Arc::as_ref))
+            .collect()
     }
 
     /// Buildings whose interior point lies in the closed box.

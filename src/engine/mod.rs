@@ -31,6 +31,7 @@ use arc_swap::ArcSwap;
 use crate::model::{Change, Dataset};
 use apply::Writer;
 pub use basemap_index::basemap_bounds;
+pub use building_index::{IndexedBuilding, Shard as BuildingShard};
 pub use events::{EventLoader, EventMove, EventStore};
 pub use rollup::{CareTotals, Rollup};
 pub use snapshot::{Sizes, Snapshot};

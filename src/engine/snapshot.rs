@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::area_index::{rect_to_aabb, AreaIndex};
 use super::basemap_index::BasemapIndex;
-use super::building_index::BuildingIndex;
+use super::building_index::{BuildingIndex, Shard};
 use super::events::EventStore;
 use super::rollup::{Rollup, Rollups};
 use crate::model::{Area, BasemapFeature, Building, Layer, Level};
@@ -144,6 +144,13 @@ impl Snapshot {
             .collect();
         found.sort_unstable_by(|a, b| a.code.cmp(&b.code));
         found
+    }
+
+    /// The communities' building shards that may hold a building intersecting the box, in
+    /// community code order. A shard keeps its id until one of its buildings changes, so tile
+    /// geometry derived from a shard is kept under that id.
+    pub fn building_shards_in_bbox(&self, bbox: Rect<f64>) -> Vec<&Shard> {
+        self.buildings.shards_in_envelope(&rect_to_aabb(bbox))
     }
 
     /// The building with this code.

@@ -788,3 +788,35 @@ fn city_extent_follows_the_city_and_its_edits() {
         None
     );
 }
+
+#[test]
+fn building_shards_come_in_community_order_and_change_id_with_their_buildings() {
+    let engine = Engine::new(dataset());
+    let everywhere = Rect::new(coord! {x: 113.0, y: 35.0}, coord! {x: 115.0, y: 36.0});
+    let ids = |s: &Snapshot| -> Vec<(u64, usize)> {
+        s.building_shards_in_bbox(everywhere)
+            .iter()
+            .map(|shard| (shard.id(), shard.len()))
+            .collect()
+    };
+    let before = engine.snapshot();
+    let first = ids(&before);
+    assert_eq!(first.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [4, 2]);
+    let west = before.building_shards_in_bbox(Rect::new(
+        coord! {x: 114.0, y: 35.6},
+        coord! {x: 114.2, y: 35.8},
+    ));
+    assert_eq!(west.len(), 1, "community 002's buildings are east of 114.2");
+    assert_eq!(west[0].id(), first[0].0);
+
+    engine.apply(&[Change::UpsertBuilding(building(
+        "41061100100200003",
+        114.32,
+        35.7,
+    ))]);
+    let after = ids(&engine.snapshot());
+    assert_eq!(after[0], first[0], "community 001 is untouched: same id");
+    assert_ne!(after[1].0, first[1].0, "community 002 changed: new id");
+    assert_eq!(after[1].1, 3);
+    assert_eq!(ids(&before), first, "an older snapshot keeps its shards");
+}

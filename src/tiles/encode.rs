@@ -37,19 +37,26 @@ pub enum TagValue<'a> {
     Float(f64),
 }
 
-/// A feature's geometry in tile units (not yet rounded).
+/// A feature's geometry in tile units (not yet rounded), or polygon commands written once for
+/// every tile of a zoom ([`prepare_polygons`]).
 #[derive(Debug, Clone, PartialEq)]
-pub enum TileGeometry {
+pub enum TileGeometry<'a> {
     Polygons(MultiPolygon<f64>),
     Lines(MultiLineString<f64>),
     Points(Vec<Coord<f64>>),
+    /// Polygon commands whose rings all lie in the tile: the first point in tile units, then
+    /// the commands after the opening MoveTo, which are relative and so the same in any tile.
+    Prepared {
+        start: (i32, i32),
+        rest: &'a [u32],
+    },
 }
 
 /// One feature ready to encode; its text tags may borrow from the snapshot (`'a`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TileFeature<'a> {
     pub id: u64,
-    pub geometry: TileGeometry,
+    pub geometry: TileGeometry<'a>,
     pub tags: Vec<(&'static str, TagValue<'a>)>,
     /// What thinning orders by: the clipped area in tile units² (for labels, their area's; for
     /// lines, their clipped length in tile units).
@@ -413,9 +420,13 @@ fn zigzag32(v: i32) -> u32 {
     ((v << 1) ^ (v >> 31)) as u32
 }
 
+fn unzigzag32(v: u32) -> i32 {
+    ((v >> 1) as i32) ^ -((v & 1) as i32)
+}
+
 /// Appends the commands of a geometry to `out` and gives its geometry type; `None`, with
 /// nothing appended, when nothing survives rounding.
-fn write_geometry(geometry: &TileGeometry, out: &mut Vec<u32>) -> Option<u32> {
+fn write_geometry(geometry: &TileGeometry<'_>, out: &mut Vec<u32>) -> Option<u32> {
     let mut writer = CommandWriter {
         out,
         cursor: (0, 0),
@@ -441,20 +452,81 @@ fn write_geometry(geometry: &TileGeometry, out: &mut Vec<u32>) -> Option<u32> {
             }
             Some(LINESTRING)
         }
-        TileGeometry::Polygons(polygons) => {
-            let rings = polygon_rings(polygons);
-            if rings.is_empty() {
-                return None;
-            }
-            for mut ring in rings {
-                drop_straight_vertices(&mut ring);
-                writer.move_to(&ring[..1]);
-                writer.line_to(&ring[1..]);
-                writer.close_path();
-            }
+        TileGeometry::Polygons(polygons) => write_polygons(polygons, &mut writer),
+        TileGeometry::Prepared { start, rest } => {
+            writer.move_to(&[*start]);
+            writer.out.extend_from_slice(rest);
             Some(POLYGON)
         }
     }
+}
+
+/// Writes the rings of `polygons` (see the module rules); `None`, with nothing written, when
+/// none survives rounding.
+fn write_polygons(polygons: &MultiPolygon<f64>, writer: &mut CommandWriter<'_>) -> Option<u32> {
+    let rings = polygon_rings(polygons);
+    if rings.is_empty() {
+        return None;
+    }
+    for mut ring in rings {
+        drop_straight_vertices(&mut ring);
+        writer.move_to(&ring[..1]);
+        writer.line_to(&ring[1..]);
+        writer.close_path();
+    }
+    Some(POLYGON)
+}
+
+/// The commands of a polygon feature as [`encode_tile`] writes them, cursor from (0, 0) in the
+/// polygons' own frame; `None` when nothing survives rounding. The first three are the opening
+/// MoveTo ([`PREPARED_START`] commands), the rest are relative: see [`TileGeometry::Prepared`].
+pub fn prepare_polygons(polygons: &MultiPolygon<f64>) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut writer = CommandWriter {
+        out: &mut out,
+        cursor: (0, 0),
+    };
+    write_polygons(polygons, &mut writer)?;
+    Some(out)
+}
+
+/// How many commands open a prepared polygon: MoveTo and the first point.
+pub const PREPARED_START: usize = 3;
+
+/// The first point of prepared polygon commands.
+pub fn prepared_start(commands: &[u32]) -> (i32, i32) {
+    match commands {
+        [_, x, y, ..] => (unzigzag32(*x), unzigzag32(*y)),
+        _ => (0, 0),
+    }
+}
+
+/// The rings of polygon commands (the output of [`prepare_polygons`]), points in the commands'
+/// frame, closing point left out; exteriors and holes as written, told apart by [`area2`].
+pub fn decode_rings(commands: &[u32]) -> Vec<Vec<(i32, i32)>> {
+    let mut rings: Vec<Vec<(i32, i32)>> = Vec::new();
+    let mut cursor = (0i32, 0i32);
+    let mut at = 0;
+    while let Some(&command) = commands.get(at) {
+        let (id, count) = (command & 7, (command >> 3) as usize);
+        at += 1;
+        if id == MOVE_TO {
+            rings.push(Vec::new());
+        }
+        if id == MOVE_TO || id == LINE_TO {
+            for pair in commands[at..].chunks_exact(2).take(count) {
+                cursor = (
+                    cursor.0.wrapping_add(unzigzag32(pair[0])),
+                    cursor.1.wrapping_add(unzigzag32(pair[1])),
+                );
+                if let Some(ring) = rings.last_mut() {
+                    ring.push(cursor);
+                }
+            }
+            at += 2 * count;
+        }
+    }
+    rings
 }
 
 /// Removes each vertex strictly between the vertices before and after it (as kept so far) on
@@ -570,12 +642,12 @@ mod tests {
     use super::*;
     use geo_types::{coord, polygon, LineString, Polygon};
 
-    fn commands(geometry: &TileGeometry) -> Option<Vec<u32>> {
+    fn commands(geometry: &TileGeometry<'_>) -> Option<Vec<u32>> {
         let mut out = Vec::new();
         write_geometry(geometry, &mut out).map(|_| out)
     }
 
-    fn feature(geometry: TileGeometry) -> TileFeature<'static> {
+    fn feature(geometry: TileGeometry<'static>) -> TileFeature<'static> {
         TileFeature {
             id: 7,
             geometry,
@@ -601,7 +673,7 @@ mod tests {
         }
     }
 
-    fn square(at: f64) -> TileGeometry {
+    fn square(at: f64) -> TileGeometry<'static> {
         let p = polygon![(x: at, y: at), (x: at + 10.0, y: at), (x: at + 10.0, y: at + 10.0), (x: at, y: at + 10.0)];
         TileGeometry::Polygons(MultiPolygon::new(vec![p]))
     }

@@ -4,12 +4,14 @@
 //! Where things are: `tileset` (the TOML definitions in `tiles/`), `tile_id` (z/x/y and the
 //! tile frame), `source` (rows and typed attributes per layer source), `simplify` (Douglas–
 //! Peucker that keeps shared borders shared), `clip` (tile plus buffer), `encode` (rounding,
-//! winding and MVT 2.1, written by hand for speed), `fx_hash` (the hasher of per-tile maps), `budget` (size limits and thinning), `feature_id`
-//! (stable ids from codes), `event_tiles` (event clusters, points and heatmap
-//! bins from the event store), `render` (the pipeline, [`render_tile`]), `render_cost` (recent render costs, which decide
-//! where a tile renders), `tilejson` (layer
-//! descriptions and city bounds), `cache` (served tiles), `pmtiles` (archive export) and
-//! `glyphs` (SDF label glyphs for the styles' `glyphs` URL).
+//! winding and MVT 2.1, written by hand for speed), `fx_hash` (the hasher of per-tile maps),
+//! `budget` (size limits and thinning), `feature_id` (stable ids from codes), `simplified` (area
+//! layers simplified once per zoom), `prepared_buildings` (footprints written once per community
+//! and zoom), `event_tiles` (event clusters, points and heatmap bins from the event store),
+//! `render` (the pipeline, [`render_tile`]), `render_cost` (recent render costs, which decide
+//! where a tile renders), `tilejson` (layer descriptions and city bounds), `cache` (served
+//! tiles), `pmtiles` (archive export) and `glyphs` (SDF label glyphs for the styles' `glyphs`
+//! URL).
 
 mod budget;
 pub mod cache;
@@ -20,6 +22,7 @@ pub mod feature_id;
 mod fx_hash;
 pub mod glyphs;
 pub mod pmtiles;
+mod prepared_buildings;
 mod render;
 pub mod render_cost;
 mod simplified;

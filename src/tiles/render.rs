@@ -10,6 +10,8 @@
 
 use geo::{Area as _, Translate as _};
 use geo::{Euclidean, Length as _, Simplify as _};
+use std::sync::Arc;
+
 use geo_types::{coord, LineString, MultiLineString, MultiPolygon, Polygon, Rect};
 
 use super::budget::{fit, BudgetError};
@@ -17,16 +19,17 @@ use super::clip::{clip_line, clip_owned_polygon, clip_polygon, keeps_point};
 use super::encode::{TagValue, TileFeature, TileGeometry, TileLayer};
 use super::event_tiles::{event_features, EventTileQuery};
 use super::feature_id::feature_id;
+use super::prepared_buildings::{PreparedBuildings, ShardFootprints, TileWindow};
 use super::simplified::{rounded_points, rounded_polygon, SimplifiedLayers};
 use super::simplify::simplify_shared;
 use super::source::{
-    area_tags, basemap_tags, building_tags, project_line, project_multipolygon, project_polygon,
-    projected_size, ring_size, TagPlan, TilePolygon,
+    area_tags, basemap_tags, project_line, project_multipolygon, projected_size, TagPlan,
+    TilePolygon,
 };
 use super::tile_id::{TileCrs, TileFrame, TileId, TileIdError};
 use super::tileset::{LayerDef, Source, Tileset, EXTENT, UNITS_PER_PX};
-use crate::engine::Snapshot;
-use crate::model::{Area, BasemapFeature, BasemapGeometry, Building};
+use crate::engine::{BuildingShard, Snapshot};
+use crate::model::{Area, BasemapFeature, BasemapGeometry};
 
 /// Counter of features dropped to fit a tile's budget, labelled by tileset.
 pub const THINNED_METRIC: &str = "gridmap_tile_thinned_features_total";
@@ -116,11 +119,13 @@ pub fn render_tile_in(
     }
     let mut cut = Cut::new(snapshot, tileset, tile, request.in_scope, request.crs);
     cut.events = Some(request.events);
-    let layers: Vec<TileLayer> = tileset
-        .layers
+    let serving: Vec<&LayerDef> = tileset.layers.iter().filter(|def| def.serves(z)).collect();
+    let footprints: Vec<Vec<Arc<ShardFootprints>>> =
+        serving.iter().map(|def| cut.footprints(def)).collect();
+    let layers: Vec<TileLayer> = serving
         .iter()
-        .filter(|def| def.serves(z))
-        .map(|def| cut.layer(def))
+        .zip(&footprints)
+        .map(|(def, footprints)| cut.layer(def, footprints))
         .collect();
     let fitted = fit(layers, &tileset.budget).map_err(|source| TileError::Encode {
         tileset: tileset.name.clone(),
@@ -149,9 +154,12 @@ struct Cut<'a> {
     tile: TileId,
     frame: TileFrame,
     areas: Vec<&'a Area>,
-    buildings: Vec<&'a Building>,
+    /// The communities whose buildings may reach into the tile.
+    building_shards: Vec<&'a BuildingShard>,
     /// Basemap features are not jurisdiction data: every caller sees them, unscoped.
     basemap: Vec<&'a BasemapFeature>,
+    /// Whether the caller may see an area or building code.
+    in_scope: &'a dyn Fn(&str) -> bool,
     /// What event layers show; `None` leaves them empty.
     events: Option<&'a EventTileQuery>,
 }
@@ -168,7 +176,7 @@ impl<'a> Cut<'a> {
         snapshot: &'a Snapshot,
         tileset: &Tileset,
         tile: TileId,
-        in_scope: &dyn Fn(&str) -> bool,
+        in_scope: &'a dyn Fn(&str) -> bool,
         crs: TileCrs,
     ) -> Cut<'a> {
         let serving: Vec<&LayerDef> = tileset.layers.iter().filter(|d| d.serves(tile.z)).collect();
@@ -184,12 +192,8 @@ impl<'a> Cut<'a> {
         } else {
             Vec::new()
         };
-        let buildings = if wants(Source::Buildings) {
-            snapshot
-                .buildings_in_bbox(bbox)
-                .into_iter()
-                .filter(|b| in_scope(&b.code))
-                .collect()
+        let building_shards = if wants(Source::Buildings) {
+            snapshot.building_shards_in_bbox(bbox)
         } else {
             Vec::new()
         };
@@ -205,16 +209,37 @@ impl<'a> Cut<'a> {
             tile,
             frame: tile.frame_in(EXTENT, crs),
             areas,
-            buildings,
+            building_shards,
             basemap,
+            in_scope,
             events: None,
         }
     }
 
-    fn layer(&self, def: &LayerDef) -> TileLayer<'a> {
+    /// The prepared footprints of the tile's communities for layer `def` (none unless it is a
+    /// building layer).
+    fn footprints(&self, def: &LayerDef) -> Vec<Arc<ShardFootprints>> {
+        if def.source != Source::Buildings {
+            return Vec::new();
+        }
+        PreparedBuildings::shared().get(
+            &self.building_shards,
+            &self.tileset,
+            def,
+            self.tile.z,
+            self.crs,
+        )
+    }
+
+    /// Layer `def` of the tile; a building layer's features borrow from its `footprints`.
+    fn layer<'s>(
+        &'s self,
+        def: &LayerDef,
+        footprints: &'s [Arc<ShardFootprints>],
+    ) -> TileLayer<'s> {
         let features = match def.source {
             Source::Areas => self.area_features(def),
-            Source::Buildings => self.polygon_features(def, self.building_candidates(def)),
+            Source::Buildings => self.building_features(def, footprints),
             Source::AreaLabels => self.label_features(def),
             Source::Basemap => self.basemap_features(def),
             Source::EventClusters | Source::EventPoints | Source::Heatmap => {
@@ -291,24 +316,27 @@ impl<'a> Cut<'a> {
             .collect()
     }
 
-    /// The tile's buildings projected into it, less those below the layer's minimum
-    /// size.
-    fn building_candidates(&self, def: &LayerDef) -> Vec<Candidate<'a>> {
+    /// The tile's buildings in the caller's scope, from their communities' prepared
+    /// footprints (see [`super::prepared_buildings`]).
+    fn building_features<'s>(
+        &self,
+        def: &LayerDef,
+        footprints: &'s [Arc<ShardFootprints>],
+    ) -> Vec<TileFeature<'s>> {
         let plan = TagPlan::new(def);
-        self.buildings
-            .iter()
-            .copied()
-            .filter_map(|b| {
-                let polygon = project_polygon(&b.geometry, &self.frame);
-                let exterior = polygon.first()?;
-                self.big_enough(ring_size(exterior), def)
-                    .then(|| Candidate {
-                        id: feature_id(&b.code),
-                        polygons: vec![polygon],
-                        tags: building_tags(b, &plan),
-                    })
-            })
-            .collect()
+        let window = TileWindow {
+            x: self.tile.x,
+            y: self.tile.y,
+            clip: self.clip_rect(def),
+            in_scope: self.in_scope,
+            plan: &plan,
+            keep: def.keep_small,
+        };
+        let mut features = Vec::new();
+        for shard in footprints {
+            shard.features(&window, &mut features);
+        }
+        features
     }
 
     /// Simplifies all rings of the layer together, then quantizes and clips each feature.
