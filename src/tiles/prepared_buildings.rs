@@ -42,6 +42,8 @@ const MAX_BUILDINGS: usize = 4_000_000;
 /// One building's footprint prepared for a zoom.
 struct Footprint {
     building: Arc<IndexedBuilding>,
+    /// [`feature_id`] of its code.
+    id: u64,
     /// Envelope in frame units: west, north, east, south (y grows down).
     bounds: [i32; 4],
     /// Its commands in [`ShardFootprints::commands`].
@@ -56,6 +58,10 @@ pub struct ShardFootprints {
     origin: (i64, i64),
     footprints: Vec<Footprint>,
     commands: Vec<u32>,
+    /// For each tile (x, y less the origin's) that a footprint reaches into, tile buffer
+    /// included, the positions of those footprints in code order: a tile at z16 holds a few
+    /// dozen of a community's hundreds.
+    by_tile: HashMap<(i64, i64), Vec<u32>, FxBuild>,
 }
 
 /// Where one tile lies in a community's frame and what it keeps.
@@ -100,6 +106,7 @@ impl ShardFootprints {
             origin: (i64::from(origin.x), i64::from(origin.y)),
             footprints: Vec::with_capacity(drawn.len()),
             commands: Vec::new(),
+            by_tile: HashMap::default(),
         };
         for (building, polygon) in drawn {
             let rings = polygon
@@ -110,7 +117,23 @@ impl ShardFootprints {
                 prepared.push(building, p);
             }
         }
+        prepared.file_by_tile((def.buffer_px * UNITS_PER_PX).round() as i64);
         prepared
+    }
+
+    /// Files each footprint under the tiles whose clip rectangle (`buffer` units around the
+    /// tile) it meets, touching included.
+    fn file_by_tile(&mut self, buffer: i64) {
+        let extent = i64::from(EXTENT);
+        for (at, f) in self.footprints.iter().enumerate() {
+            let [w, n, e, s] = f.bounds.map(i64::from);
+            let at = u32::try_from(at).unwrap_or(u32::MAX);
+            for tx in (w - buffer - 1).div_euclid(extent)..=(e + buffer).div_euclid(extent) {
+                for ty in (n - buffer - 1).div_euclid(extent)..=(s + buffer).div_euclid(extent) {
+                    self.by_tile.entry((tx, ty)).or_default().push(at);
+                }
+            }
+        }
     }
 
     /// Adds a building whose simplified, rounded footprint is `polygon`, unless it collapses.
@@ -125,6 +148,7 @@ impl ShardFootprints {
         let start = self.commands.len();
         self.commands.extend_from_slice(&commands);
         self.footprints.push(Footprint {
+            id: feature_id(&building.building.code),
             building: building.clone(),
             bounds,
             commands: start..self.commands.len(),
@@ -146,7 +170,17 @@ impl ShardFootprints {
             window.clip.max().x as i64 + shift.0,
             window.clip.max().y as i64 + shift.1,
         ];
-        for f in &self.footprints {
+        let key = (
+            i64::from(window.x) - self.origin.0,
+            i64::from(window.y) - self.origin.1,
+        );
+        let Some(filed) = self.by_tile.get(&key) else {
+            return;
+        };
+        for f in filed
+            .iter()
+            .filter_map(|&at| self.footprints.get(at as usize))
+        {
             let [w, n, e, s] = f.bounds.map(i64::from);
             if e < clip[0] || w > clip[2] || s < clip[1] || n > clip[3] {
                 continue;
@@ -174,7 +208,7 @@ impl ShardFootprints {
                 (TileGeometry::Polygons(clipped), size)
             };
             out.push(TileFeature {
-                id: feature_id(&b.code),
+                id: f.id,
                 geometry,
                 size,
                 tags: building_tags(b, window.plan),
@@ -499,10 +533,20 @@ attributes = ["code", "floors"]
             .flat_map(|p| p.exterior().0.iter())
             .all(|c| c.x <= 4160.0));
 
+        let east = TileWindow { x: x + 1, ..window };
+        let mut next = Vec::new();
+        prepared.features(&east, &mut next);
+        let ids: Vec<u64> = next.iter().map(|f| f.id).collect();
+        assert_eq!(
+            ids,
+            [feature_id(&across.code)],
+            "the tile east holds the rest of it"
+        );
+
         let none = |_: &str| false;
         let scoped = TileWindow {
             in_scope: &none,
-            ..window
+            ..east
         };
         let mut out = Vec::new();
         prepared.features(&scoped, &mut out);
