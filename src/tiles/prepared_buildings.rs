@@ -30,10 +30,11 @@ use super::feature_id::feature_id;
 use super::fx_hash::FxBuild;
 use super::simplified::rounded_polygon;
 use super::simplify::{simplify_shared, Ring};
-use super::source::{building_tags, project_polygon, ring_size, TagPlan};
+use super::source::{building_tags, project_polygon, ring_size, BuildingValues, TagPlan};
 use super::tile_id::{TileCrs, TileId};
 use super::tileset::{LayerDef, EXTENT, UNITS_PER_PX};
 use crate::engine::{BuildingShard, IndexedBuilding};
+use crate::model::Building;
 
 /// Prepared buildings kept, summed over layers, zooms and communities (about 100 bytes each:
 /// a city of a million buildings at three zooms fits).
@@ -41,9 +42,15 @@ const MAX_BUILDINGS: usize = 4_000_000;
 
 /// One building's footprint prepared for a zoom.
 struct Footprint {
-    building: Arc<IndexedBuilding>,
     /// [`feature_id`] of its code.
     id: u64,
+    /// Its code, name and grid code in [`ShardFootprints::text`].
+    code: Range<usize>,
+    name: Range<usize>,
+    grid_code: Option<Range<usize>>,
+    floors: i16,
+    height_m: f64,
+    building_use: &'static str,
     /// Envelope in frame units: west, north, east, south (y grows down).
     bounds: [i32; 4],
     /// Its commands in [`ShardFootprints::commands`].
@@ -58,6 +65,9 @@ pub struct ShardFootprints {
     origin: (i64, i64),
     footprints: Vec<Footprint>,
     commands: Vec<u32>,
+    /// The footprints' text attributes back to back: a tile reads them in order rather than
+    /// following every building to its own strings.
+    text: String,
     /// For each tile (x, y less the origin's) that a footprint reaches into, tile buffer
     /// included, the positions of those footprints in code order: a tile at z16 holds a few
     /// dozen of a community's hundreds.
@@ -106,6 +116,7 @@ impl ShardFootprints {
             origin: (i64::from(origin.x), i64::from(origin.y)),
             footprints: Vec::with_capacity(drawn.len()),
             commands: Vec::new(),
+            text: String::new(),
             by_tile: HashMap::default(),
         };
         for (building, polygon) in drawn {
@@ -114,7 +125,7 @@ impl ShardFootprints {
                 .map(|_| simplified.next().unwrap_or_default())
                 .collect();
             if let Some(p) = rounded_polygon(rings) {
-                prepared.push(building, p);
+                prepared.push(&building.building, p);
             }
         }
         prepared.file_by_tile((def.buffer_px * UNITS_PER_PX).round() as i64);
@@ -137,7 +148,7 @@ impl ShardFootprints {
     }
 
     /// Adds a building whose simplified, rounded footprint is `polygon`, unless it collapses.
-    fn push(&mut self, building: &Arc<IndexedBuilding>, polygon: Polygon<f64>) {
+    fn push(&mut self, building: &Building, polygon: Polygon<f64>) {
         let polygons = MultiPolygon::new(vec![polygon]);
         let Some(commands) = prepare_polygons(&polygons) else {
             return;
@@ -147,13 +158,41 @@ impl ShardFootprints {
         };
         let start = self.commands.len();
         self.commands.extend_from_slice(&commands);
+        let code = self.keep_text(&building.code);
+        let name = self.keep_text(&building.name);
+        let grid_code = building.grid_code.as_deref().map(|g| self.keep_text(g));
         self.footprints.push(Footprint {
-            id: feature_id(&building.building.code),
-            building: building.clone(),
+            id: feature_id(&building.code),
+            code,
+            name,
+            grid_code,
+            floors: building.floors,
+            height_m: building.height_m,
+            building_use: building.building_use.as_str(),
             bounds,
             commands: start..self.commands.len(),
             area: polygons.unsigned_area(),
         });
+    }
+
+    /// Copies `s` into [`ShardFootprints::text`]; gives where it is.
+    fn keep_text(&mut self, s: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(s);
+        start..self.text.len()
+    }
+
+    /// The attribute values of a footprint.
+    fn values(&self, f: &Footprint) -> BuildingValues<'_> {
+        let text = |r: &Range<usize>| self.text.get(r.clone()).unwrap_or_default();
+        BuildingValues {
+            code: text(&f.code),
+            name: text(&f.name),
+            floors: f.floors,
+            height_m: f.height_m,
+            building_use: f.building_use,
+            grid_code: f.grid_code.as_ref().map(text),
+        }
     }
 
     /// Appends the features of the footprints that reach into `window`'s tile and are in
@@ -185,8 +224,8 @@ impl ShardFootprints {
             if e < clip[0] || w > clip[2] || s < clip[1] || n > clip[3] {
                 continue;
             }
-            let b = &f.building.building;
-            if !(window.in_scope)(&b.code) {
+            let b = self.values(f);
+            if !(window.in_scope)(b.code) {
                 continue;
             }
             let commands = &self.commands[f.commands.clone()];
@@ -211,7 +250,7 @@ impl ShardFootprints {
                 id: f.id,
                 geometry,
                 size,
-                tags: building_tags(b, window.plan),
+                tags: building_tags(&b, window.plan),
                 keep: window.keep,
             });
         }
@@ -385,7 +424,7 @@ mod tests {
     use super::*;
     use crate::engine::Engine;
     use crate::model::{Building, BuildingUse, Dataset};
-    use crate::tiles::encode::{encode_tile, TileLayer};
+    use crate::tiles::encode::{encode_tile, TagValue, TileLayer};
     use crate::tiles::tileset::Tilesets;
     use crate::tiles::vector_tile;
 
@@ -505,6 +544,14 @@ attributes = ["code", "floors"]
             features[0].geometry,
             TileGeometry::Prepared { .. }
         ));
+        assert_eq!(
+            features[0].tags,
+            [
+                ("code", TagValue::Text(inside.code.as_str().into())),
+                ("floors", TagValue::Int(6))
+            ],
+            "tags from the footprint's own copy of the values"
+        );
 
         let frame = TileId { z, x, y }.frame_in(EXTENT, TileCrs::Wgs84);
         let projected = |b: &Building| {

@@ -15,7 +15,7 @@ use super::simplify::Ring;
 use super::tile_id::TileFrame;
 use super::tileset::LayerDef;
 use crate::engine::{basemap_bounds, Snapshot};
-use crate::model::{Area, BasemapFeature, Building, Change};
+use crate::model::{Area, BasemapFeature, Change};
 
 /// A polygon in tile units: its exterior and holes, open rings.
 pub type TilePolygon = Vec<Ring>;
@@ -68,15 +68,30 @@ pub fn area_tags<'a>(area: &'a Area, plan: &TagPlan) -> Vec<(&'static str, TagVa
     ])
 }
 
-/// The tags of a building for its layer's `plan`; text borrows from the building.
-pub fn building_tags<'a>(b: &'a Building, plan: &TagPlan) -> Vec<(&'static str, TagValue<'a>)> {
+/// A building's attribute values as a tile writes them, text borrowed from wherever it is kept
+/// (prepared footprints keep a copy next to each other, see [`super::prepared_buildings`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BuildingValues<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub floors: i16,
+    pub height_m: f64,
+    pub building_use: &'static str,
+    pub grid_code: Option<&'a str>,
+}
+
+/// The tags of a building for its layer's `plan`.
+pub fn building_tags<'a>(
+    b: &BuildingValues<'a>,
+    plan: &TagPlan,
+) -> Vec<(&'static str, TagValue<'a>)> {
     plan.pick([
-        Some(text(&b.code)),
-        Some(text(&b.name)),
+        Some(text(b.code)),
+        Some(text(b.name)),
         Some(TagValue::Int(i64::from(b.floors))),
         Some(TagValue::Float(b.height_m)),
-        Some(text(b.building_use.as_str())),
-        b.grid_code.as_deref().map(text),
+        Some(text(b.building_use)),
+        b.grid_code.map(text),
     ])
 }
 
@@ -174,15 +189,12 @@ mod tests {
 
     #[test]
     fn tags_follow_the_layer_order_with_their_own_names_and_missing_values_left_out() {
-        let building = Building {
-            code: "410602001001001".into(),
-            name: "1号楼".into(),
-            address: None,
-            compound: None,
-            building_use: BuildingUse::Residential,
+        let building = BuildingValues {
+            code: "410602001001001",
+            name: "1号楼",
             floors: 6,
             height_m: 18.5,
-            geometry: Polygon::new(LineString::new(Vec::new()), Vec::new()),
+            building_use: BuildingUse::Residential.as_str(),
             grid_code: None,
         };
         let def = layer(&["height", "grid_code", "use", "code", "floors"]);
