@@ -15,8 +15,8 @@
 //! copies every tag of every feature into an owned `String` and `Value` and looks both up in
 //! SipHash maps, about 15% of the CPU of an uncached tile (perf, z10–16). Here a layer's values
 //! are deduplicated as borrowed text, integers and floats in a map with an FxHash-style hasher,
-//! features are kept as ranges of two shared arrays, and the tile is written into one buffer
-//! whose lengths are computed first.
+//! a feature's tags and commands are written as packed varints once, into two shared buffers it
+//! keeps ranges of, and the tile is written into one buffer whose lengths are computed first.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -168,15 +168,13 @@ impl<'t> ValueKey<'t> {
     }
 }
 
-/// One feature of a layer being built: its tags and commands are ranges of the layer's arrays,
-/// their packed lengths computed once.
+/// One feature of a layer being built: its tags and commands are ranges of the layer's
+/// buffers, already written as packed varints.
 struct FeatureEntry {
     id: u64,
     geometry_type: u32,
     tags: Range<usize>,
-    tags_len: usize,
     commands: Range<usize>,
-    commands_len: usize,
 }
 
 impl FeatureEntry {
@@ -185,12 +183,12 @@ impl FeatureEntry {
         let tags = if self.tags.is_empty() {
             0
         } else {
-            bytes_field_len(field::FEATURE_TAGS, self.tags_len)
+            bytes_field_len(field::FEATURE_TAGS, self.tags.len())
         };
         varint_field_len(field::FEATURE_ID, self.id)
             + tags
             + varint_field_len(field::FEATURE_TYPE, u64::from(self.geometry_type))
-            + bytes_field_len(field::FEATURE_GEOMETRY, self.commands_len)
+            + bytes_field_len(field::FEATURE_GEOMETRY, self.commands.len())
     }
 }
 
@@ -201,10 +199,12 @@ struct LayerBuilder<'t> {
     keys: Vec<&'static str>,
     values: Vec<ValueKey<'t>>,
     value_index: HashMap<ValueKey<'t>, u32, FxBuild>,
-    /// The tags of all features, back to back: key index, value index, …
-    tags: Vec<u32>,
-    /// The geometry commands of all features, back to back.
-    commands: Vec<u32>,
+    /// The tags of all features, back to back as packed varints: key index, value index, …
+    tags: Vec<u8>,
+    /// The geometry commands of all features, back to back as packed varints.
+    commands: Vec<u8>,
+    /// One feature's commands before they are written to `commands`.
+    scratch: Vec<u32>,
     features: Vec<FeatureEntry>,
 }
 
@@ -217,6 +217,7 @@ impl<'t> LayerBuilder<'t> {
         LayerBuilder {
             value_index: HashMap::with_capacity_and_hasher(tags, FxBuild::default()),
             tags: Vec::with_capacity(2 * tags),
+            commands: Vec::with_capacity(16 * features.len()),
             features: Vec::with_capacity(features.len()),
             ..LayerBuilder::default()
         }
@@ -224,25 +225,26 @@ impl<'t> LayerBuilder<'t> {
 
     /// Adds a feature, unless its geometry collapses when rounded.
     fn add(&mut self, feature: &'t TileFeature<'_>) {
-        let commands_start = self.commands.len();
-        let Some(geometry_type) = write_geometry(&feature.geometry, &mut self.commands) else {
+        self.scratch.clear();
+        let Some(geometry_type) = write_geometry(&feature.geometry, &mut self.scratch) else {
             return;
         };
+        let commands_start = self.commands.len();
+        for &c in &self.scratch {
+            push_varint(c, &mut self.commands);
+        }
         let tags_start = self.tags.len();
         for (key, value) in &feature.tags {
             let key = self.key_index(key);
             let value = self.value_index(ValueKey::of(value));
-            self.tags.extend([key, value]);
+            push_varint(key, &mut self.tags);
+            push_varint(value, &mut self.tags);
         }
-        let tags = tags_start..self.tags.len();
-        let commands = commands_start..self.commands.len();
         self.features.push(FeatureEntry {
             id: feature.id,
             geometry_type,
-            tags_len: packed_len(&self.tags[tags.clone()]),
-            tags,
-            commands_len: packed_len(&self.commands[commands.clone()]),
-            commands,
+            tags: tags_start..self.tags.len(),
+            commands: commands_start..self.commands.len(),
         });
     }
 
@@ -302,16 +304,14 @@ impl<'t> LayerBuilder<'t> {
             put_header(field::LAYER_FEATURES, f.encoded_len(), buf);
             put_varint(field::FEATURE_ID, f.id, buf);
             if !f.tags.is_empty() {
-                put_packed(
-                    field::FEATURE_TAGS,
-                    &self.tags[f.tags.clone()],
-                    f.tags_len,
-                    buf,
-                );
+                put_bytes(field::FEATURE_TAGS, &self.tags[f.tags.clone()], buf);
             }
             put_varint(field::FEATURE_TYPE, u64::from(f.geometry_type), buf);
-            let commands = &self.commands[f.commands.clone()];
-            put_packed(field::FEATURE_GEOMETRY, commands, f.commands_len, buf);
+            put_bytes(
+                field::FEATURE_GEOMETRY,
+                &self.commands[f.commands.clone()],
+                buf,
+            );
         }
         for key in &self.keys {
             put_bytes(field::LAYER_KEYS, key.as_bytes(), buf);
@@ -343,13 +343,6 @@ fn bytes_field_len(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-fn packed_len(values: &[u32]) -> usize {
-    values
-        .iter()
-        .map(|v| encoded_len_varint(u64::from(*v)))
-        .sum()
-}
-
 fn put_varint(tag: u32, value: u64, buf: &mut Vec<u8>) {
     encode_key(tag, WireType::Varint, buf);
     encode_varint(value, buf);
@@ -366,10 +359,12 @@ fn put_bytes(tag: u32, bytes: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(bytes);
 }
 
-fn put_packed(tag: u32, values: &[u32], len: usize, buf: &mut Vec<u8>) {
-    put_header(tag, len, buf);
-    for v in values {
-        encode_varint(u64::from(*v), buf);
+/// Appends `v` as a varint; most tags and commands of a tile fit one byte.
+fn push_varint(v: u32, buf: &mut Vec<u8>) {
+    if v < 0x80 {
+        buf.push(v as u8);
+    } else {
+        encode_varint(u64::from(v), buf);
     }
 }
 
