@@ -19,8 +19,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::*;
 use crate::model::{
-    Area, Building, BuildingUse, CareCounts, House, HouseUse, Layer, Level, Population,
-    PopulationCounts, Worker, WorkerRole,
+    Area, Building, CareCounts, House, HouseUse, Layer, Level, Population, PopulationCounts,
+    Worker, WorkerRole,
 };
 
 const CITY: &str = "410600";
@@ -157,17 +157,7 @@ fn areas() -> Vec<Area> {
 
 /// A small square building centred at (x, y).
 fn building(code: &str, x: f64, y: f64) -> Building {
-    Building {
-        code: code.into(),
-        name: format!("building {code}"),
-        address: None,
-        compound: None,
-        building_use: BuildingUse::Residential,
-        floors: 6,
-        height_m: 18.0,
-        geometry: rect(x - 0.001, y - 0.001, x + 0.001, y + 0.001),
-        grid_code: None,
-    }
+    Building::square(code, x - 0.001, y - 0.001, 0.002)
 }
 
 fn house(code: &str, building: &str, households: i16) -> House {

@@ -106,3 +106,31 @@ pub struct House {
     pub house_use: HouseUse,
     pub households: i16,
 }
+
+#[cfg(test)]
+impl Building {
+    /// A six-floor residential building whose footprint is the square of side `size` degrees
+    /// with its south-west corner at (`west`, `south`); for tests.
+    pub(crate) fn square(code: &str, west: f64, south: f64, size: f64) -> Building {
+        Building {
+            code: code.into(),
+            name: format!("building {code}"),
+            address: None,
+            compound: None,
+            building_use: BuildingUse::Residential,
+            floors: 6,
+            height_m: 18.0,
+            geometry: Polygon::new(
+                geo_types::LineString::from(vec![
+                    (west, south),
+                    (west + size, south),
+                    (west + size, south + size),
+                    (west, south + size),
+                    (west, south),
+                ]),
+                vec![],
+            ),
+            grid_code: None,
+        }
+    }
+}

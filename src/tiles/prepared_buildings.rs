@@ -419,11 +419,9 @@ impl Kept {
 
 #[cfg(test)]
 mod tests {
-    use geo_types::polygon;
-
     use super::*;
     use crate::engine::Engine;
-    use crate::model::{Building, BuildingUse, Dataset};
+    use crate::model::{Building, Dataset};
     use crate::tiles::encode::{encode_tile, TagValue, TileLayer};
     use crate::tiles::tileset::Tilesets;
     use crate::tiles::vector_tile;
@@ -444,20 +442,6 @@ attributes = ["code", "floors"]
 
     /// Tile 16/53536/26060 (about 114.08° E, 35.72° N) and a lon/lat span of its width.
     const TILE: (u8, u32, u32) = (16, 53_536, 26_060);
-
-    fn building(code: &str, west: f64, south: f64, size: f64) -> Building {
-        Building {
-            code: code.into(),
-            name: format!("building {code}"),
-            address: None,
-            compound: None,
-            building_use: BuildingUse::Residential,
-            floors: 6,
-            height_m: 18.0,
-            geometry: polygon![(x: west, y: south), (x: west + size, y: south), (x: west + size, y: south + size), (x: west, y: south + size)],
-            grid_code: None,
-        }
-    }
 
     /// The tile's lon/lat corners: west, south, east, north.
     fn tile_corners() -> [f64; 4] {
@@ -489,19 +473,19 @@ attributes = ["code", "floors"]
         let span = e - w;
         // One building well inside, one across the east edge (beyond the buffer), one outside
         // to the north-west (so the community's frame is another tile's).
-        let inside = building(
+        let inside = Building::square(
             "41061100100100001",
             w + span * 0.3,
             s + (n - s) * 0.4,
             span * 0.05,
         );
-        let across = building(
+        let across = Building::square(
             "41061100100100002",
             e - span * 0.02,
             s + (n - s) * 0.5,
             span * 0.2,
         );
-        let outside = building(
+        let outside = Building::square(
             "41061100100100003",
             w - span * 1.5,
             n + span * 0.5,
