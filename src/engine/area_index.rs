@@ -17,6 +17,9 @@ use crate::model::{scope_prefix, Area, Layer, Level};
 /// An area with what the point tests need, shared between snapshots.
 #[derive(Debug)]
 pub struct IndexedArea {
+    /// A number no other indexed area of this process has had (an edit indexes the area
+    /// afresh), so what tiles derive from one area can be looked up without hashing its code.
+    pub serial: u64,
     pub area: Area,
     pub prepared: PreparedArea,
     /// `None` for an empty geometry (such an area is in no tree).
@@ -25,7 +28,9 @@ pub struct IndexedArea {
 
 impl IndexedArea {
     fn new(area: Area) -> IndexedArea {
+        static SERIALS: AtomicU64 = AtomicU64::new(1);
         IndexedArea {
+            serial: SERIALS.fetch_add(1, Ordering::Relaxed),
             prepared: PreparedArea::new(&area.geometry),
             envelope: area.geometry.bounding_rect().map(rect_to_aabb),
             area,

@@ -30,6 +30,7 @@ use arc_swap::ArcSwap;
 
 use crate::model::{Change, Dataset};
 use apply::Writer;
+pub use area_index::IndexedArea;
 pub use basemap_index::basemap_bounds;
 pub use building_index::{IndexedBuilding, Shard as BuildingShard};
 pub use events::{EventLoader, EventMove, EventStore};

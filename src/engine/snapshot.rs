@@ -7,7 +7,7 @@ use std::sync::Arc;
 use geo_types::{coord, Rect};
 use serde::Serialize;
 
-use super::area_index::{rect_to_aabb, AreaIndex};
+use super::area_index::{rect_to_aabb, AreaIndex, IndexedArea};
 use super::basemap_index::BasemapIndex;
 use super::building_index::{BuildingIndex, Shard};
 use super::events::EventStore;
@@ -127,10 +127,18 @@ impl Snapshot {
 
     /// Areas whose envelope intersects the box, sorted by layer, level, code.
     pub fn areas_in_bbox(&self, bbox: Rect<f64>) -> Vec<&Area> {
+        self.indexed_areas_in_bbox(bbox)
+            .into_iter()
+            .map(|a| &a.area)
+            .collect()
+    }
+
+    /// [`Snapshot::areas_in_bbox`] with each area's serial, for what is derived per area.
+    pub fn indexed_areas_in_bbox(&self, bbox: Rect<f64>) -> Vec<&IndexedArea> {
         self.areas
             .in_envelope(&rect_to_aabb(bbox))
             .into_iter()
-            .map(|a| &a.area)
+            .map(Arc::as_ref)
             .collect()
     }
 

@@ -28,8 +28,8 @@ use super::source::{
 };
 use super::tile_id::{TileCrs, TileFrame, TileId, TileIdError};
 use super::tileset::{LayerDef, Source, Tileset, EXTENT, UNITS_PER_PX};
-use crate::engine::{BuildingShard, Snapshot};
-use crate::model::{Area, BasemapFeature, BasemapGeometry};
+use crate::engine::{BuildingShard, IndexedArea, Snapshot};
+use crate::model::{BasemapFeature, BasemapGeometry};
 
 /// Counter of features dropped to fit a tile's budget, labelled by tileset.
 pub const THINNED_METRIC: &str = "gridmap_tile_thinned_features_total";
@@ -153,7 +153,7 @@ struct Cut<'a> {
     crs: TileCrs,
     tile: TileId,
     frame: TileFrame,
-    areas: Vec<&'a Area>,
+    areas: Vec<&'a IndexedArea>,
     /// The communities whose buildings may reach into the tile.
     building_shards: Vec<&'a BuildingShard>,
     /// Basemap features are not jurisdiction data: every caller sees them, unscoped.
@@ -185,9 +185,9 @@ impl<'a> Cut<'a> {
         let wants = |s: Source| serving.iter().any(|d| d.source == s);
         let areas = if wants(Source::Areas) || wants(Source::AreaLabels) {
             snapshot
-                .areas_in_bbox(bbox)
+                .indexed_areas_in_bbox(bbox)
                 .into_iter()
-                .filter(|a| in_scope(&a.code))
+                .filter(|a| in_scope(&a.area.code))
                 .collect()
         } else {
             Vec::new()
@@ -293,10 +293,11 @@ impl<'a> Cut<'a> {
         self.areas
             .iter()
             .copied()
-            .filter(|a| def.takes_area(&a.layer, a.level, self.tile.z))
-            .filter_map(|a| {
+            .filter(|a| def.takes_area(&a.area.layer, a.area.level, self.tile.z))
+            .filter_map(|indexed| {
+                let a = &indexed.area;
                 let parts: Vec<Polygon<f64>> = layer
-                    .polygons(&a.code)?
+                    .polygons(indexed.serial)?
                     .iter()
                     .flat_map(|p| clip_polygon(p, clip))
                     .map(|p| p.translate(dx, dy))
@@ -385,7 +386,7 @@ impl<'a> Cut<'a> {
         let plan = TagPlan::new(def);
         self.areas
             .iter()
-            .copied()
+            .map(|a| &a.area)
             .filter(|a| def.takes_area(&a.layer, a.level, self.tile.z))
             .filter_map(|a| {
                 let center = a.center?;

@@ -31,14 +31,15 @@ const VERSIONS_KEPT: usize = 3;
 /// rounded; an area whose every polygon collapsed is absent.
 #[derive(Debug, Default)]
 pub struct SimplifiedLayer {
-    /// Looked up for every area of every tile: FxHash (area codes are not chosen by clients).
-    by_code: HashMap<String, Vec<Polygon<f64>>, FxBuild>,
+    /// Looked up for every area of every tile, by [`crate::engine::IndexedArea::serial`]: hashing area codes
+    /// here was a few per cent of an uncached boundary tile.
+    by_serial: HashMap<u64, Vec<Polygon<f64>>, FxBuild>,
 }
 
 impl SimplifiedLayer {
-    /// The polygons of area `code` in world tile units, if it is drawn at this zoom.
-    pub fn polygons(&self, code: &str) -> Option<&[Polygon<f64>]> {
-        self.by_code.get(code).map(Vec::as_slice)
+    /// The polygons of the area with `serial` in world tile units, if it is drawn at this zoom.
+    pub fn polygons(&self, serial: u64) -> Option<&[Polygon<f64>]> {
+        self.by_serial.get(&serial).map(Vec::as_slice)
     }
 
     /// Builds the layer `def` at zoom `z` in the `crs` grid from every area of the snapshot
@@ -47,19 +48,19 @@ impl SimplifiedLayer {
         let frame = world_frame(z, crs);
         let everywhere = Rect::new(coord! {x: -180.0, y: -90.0}, coord! {x: 180.0, y: 90.0});
         let areas: Vec<_> = snapshot
-            .areas_in_bbox(everywhere)
+            .indexed_areas_in_bbox(everywhere)
             .into_iter()
-            .filter(|a| draws(def, a, z, &frame))
+            .filter(|a| draws(def, &a.area, z, &frame))
             .collect();
         let projected: Vec<_> = areas
             .iter()
-            .map(|a| project_multipolygon(&a.geometry, &frame))
+            .map(|a| project_multipolygon(&a.area.geometry, &frame))
             .collect();
         let rings: Vec<Ring> = projected.iter().flatten().flatten().cloned().collect();
         let keep = vec![def.keep_small; rings.len()];
         let mut simplified =
             simplify_shared(&rings, &keep, def.simplify_px * UNITS_PER_PX).into_iter();
-        let mut by_code = HashMap::default();
+        let mut by_serial = HashMap::default();
         for (area, polygons) in areas.iter().zip(&projected) {
             let rounded: Vec<Polygon<f64>> = polygons
                 .iter()
@@ -72,10 +73,10 @@ impl SimplifiedLayer {
                 })
                 .collect();
             if !rounded.is_empty() {
-                by_code.insert(area.code.clone(), rounded);
+                by_serial.insert(area.serial, rounded);
             }
         }
-        SimplifiedLayer { by_code }
+        SimplifiedLayer { by_serial }
     }
 }
 
