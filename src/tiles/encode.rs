@@ -14,8 +14,7 @@
 //! `vector_tile.proto`, with prost's varint helpers). The `mvt` crate did this before, but it
 //! copies every tag of every feature into an owned `String` and `Value` and looks both up in
 //! SipHash maps, about 15% of the CPU of an uncached tile (perf, z10–16). Here a layer's values
-//! are deduplicated as borrowed text, integers and floats in a map with an FxHash-style hasher
-//! (a feature's own code, unique in its layer, skips the map),
+//! are deduplicated as borrowed text, integers and floats in a map with an FxHash-style hasher,
 //! a feature's tags and commands are written as packed varints once, into two shared buffers it
 //! keeps ranges of, and the tile is written into one buffer whose lengths are computed first.
 
@@ -34,10 +33,6 @@ use super::tileset::EXTENT;
 pub enum TagValue<'a> {
     /// Text, borrowed from the snapshot where it can be.
     Text(Cow<'a, str>),
-    /// The feature's own code: no other feature of its layer has it, so it goes into the
-    /// layer's values without looking for an earlier copy (that look-up, hashing the text,
-    /// was a few per cent of an uncached tile).
-    Code(&'a str),
     Int(i64),
     Float(f64),
 }
@@ -146,7 +141,6 @@ impl<'t> ValueKey<'t> {
     fn of(value: &'t TagValue<'_>) -> ValueKey<'t> {
         match value {
             TagValue::Text(s) => ValueKey::Text(s),
-            TagValue::Code(s) => ValueKey::Text(s),
             TagValue::Int(i) => ValueKey::Sint(*i),
             TagValue::Float(v) if *v == 0.0 => ValueKey::Double(0),
             TagValue::Float(v) => ValueKey::Double(v.to_bits()),
@@ -242,10 +236,7 @@ impl<'t> LayerBuilder<'t> {
         let tags_start = self.tags.len();
         for (key, value) in &feature.tags {
             let key = self.key_index(key);
-            let value = match value {
-                TagValue::Code(code) => self.new_value(ValueKey::Text(code)),
-                value => self.value_index(ValueKey::of(value)),
-            };
+            let value = self.value_index(ValueKey::of(value));
             push_varint(key, &mut self.tags);
             push_varint(value, &mut self.tags);
         }
@@ -273,12 +264,6 @@ impl<'t> LayerBuilder<'t> {
             }
         };
         dictionary_index(at)
-    }
-
-    /// Adds a value no earlier feature has; it is not looked up by later ones.
-    fn new_value(&mut self, value: ValueKey<'t>) -> u32 {
-        self.values.push(value);
-        dictionary_index(self.values.len() - 1)
     }
 
     fn value_index(&mut self, value: ValueKey<'t>) -> u32 {
@@ -780,34 +765,6 @@ mod tests {
         assert_eq!(label.features[0].r#type, Some(POINT));
         assert_eq!(label.features[0].geometry, [9, 10, 12]);
         assert!(label.features[0].tags.is_empty() && label.keys.is_empty());
-    }
-
-    #[test]
-    fn codes_are_values_of_their_own_and_other_text_is_shared() {
-        let layer = TileLayer {
-            name: "grid".into(),
-            features: ["410602001001", "410602001002"]
-                .into_iter()
-                .map(|code| TileFeature {
-                    id: 1,
-                    geometry: square(0.0),
-                    tags: vec![
-                        ("code", TagValue::Code(code)),
-                        ("level", TagValue::Text("grid".into())),
-                    ],
-                    size: 1.0,
-                    keep: false,
-                })
-                .collect(),
-        };
-        let tile = decode(&encode_tile(&[layer]).bytes);
-        let layer = &tile.layers[0];
-        assert_eq!(
-            layer.values,
-            [text("410602001001"), text("grid"), text("410602001002")]
-        );
-        assert_eq!(layer.features[0].tags, [0, 0, 1, 1]);
-        assert_eq!(layer.features[1].tags, [0, 2, 1, 1]);
     }
 
     #[test]

@@ -531,7 +531,7 @@ attributes = ["code", "floors"]
         assert_eq!(
             features[0].tags,
             [
-                ("code", TagValue::Code(&inside.code)),
+                ("code", TagValue::Text(inside.code.as_str().into())),
                 ("floors", TagValue::Int(6))
             ],
             "tags from the footprint's own copy of the values"

@@ -63,7 +63,7 @@ impl TagPlan {
 /// area.
 pub fn area_tags<'a>(area: &'a Area, plan: &TagPlan) -> Vec<(&'static str, TagValue<'a>)> {
     plan.pick([
-        Some(TagValue::Code(&area.code)),
+        Some(text(&area.code)),
         Some(text(&area.name)),
         Some(text(area.level.as_str())),
         Some(TagValue::Text(area.layer.as_str())),
@@ -91,7 +91,7 @@ pub fn building_tags<'a>(
     plan: &TagPlan,
 ) -> Vec<(&'static str, TagValue<'a>)> {
     plan.pick([
-        Some(TagValue::Code(b.code)),
+        Some(text(b.code)),
         Some(text(b.name)),
         Some(TagValue::Int(i64::from(b.floors))),
         Some(TagValue::Float(b.height_m)),
@@ -108,7 +108,7 @@ pub fn basemap_tags<'a>(
 ) -> Vec<(&'static str, TagValue<'a>)> {
     let kind = f.kind.as_str();
     plan.pick([
-        Some(TagValue::Code(&f.code)),
+        Some(text(&f.code)),
         Some(text(&f.name)),
         Some(text(kind)),
         Some(text(kind)),
@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(names, ["height", "use", "code", "floors"]);
         assert!(matches!(tags[0].1, TagValue::Float(h) if h == 18.5));
         assert!(matches!(&tags[1].1, TagValue::Text(u) if u == "residential"));
-        assert!(matches!(tags[2].1, TagValue::Code("410602001001001")));
+        assert!(matches!(&tags[2].1, TagValue::Text(c) if c == "410602001001001"));
         assert!(matches!(tags[3].1, TagValue::Int(6)));
     }
 }
