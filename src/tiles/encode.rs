@@ -211,13 +211,16 @@ struct LayerBuilder<'t> {
 impl<'t> LayerBuilder<'t> {
     /// An empty builder with room for `features`: growing the value map and the arrays tag by
     /// tag showed in the profile of uncached building tiles (each building's code and name are
-    /// values of their own).
+    /// values of their own). Two or three bytes per tag and about 32 per feature's commands
+    /// cover most tiles.
     fn for_features(features: &[TileFeature<'_>]) -> LayerBuilder<'t> {
         let tags: usize = features.iter().map(|f| f.tags.len()).sum();
         LayerBuilder {
+            values: Vec::with_capacity(tags),
             value_index: HashMap::with_capacity_and_hasher(tags, FxBuild::default()),
-            tags: Vec::with_capacity(2 * tags),
-            commands: Vec::with_capacity(16 * features.len()),
+            tags: Vec::with_capacity(3 * tags),
+            commands: Vec::with_capacity(32 * features.len()),
+            scratch: Vec::with_capacity(64),
             features: Vec::with_capacity(features.len()),
             ..LayerBuilder::default()
         }

@@ -216,6 +216,7 @@ impl ShardFootprints {
         let Some(filed) = self.by_tile.get(&key) else {
             return;
         };
+        out.reserve(filed.len());
         for f in filed
             .iter()
             .filter_map(|&at| self.footprints.get(at as usize))
