@@ -31,8 +31,8 @@ const VERSIONS_KEPT: usize = 3;
 /// rounded; an area whose every polygon collapsed is absent.
 #[derive(Debug, Default)]
 pub struct SimplifiedLayer {
-    /// Looked up for every area of every tile, by [`crate::engine::IndexedArea::serial`]: hashing area codes
-    /// here was a few per cent of an uncached boundary tile.
+    /// Looked up for every area of every tile, by [`crate::engine::IndexedArea::serial`]
+    /// rather than by hashing the area's code.
     by_serial: HashMap<u64, Vec<Polygon<f64>>, FxBuild>,
 }
 
