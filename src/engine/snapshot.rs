@@ -127,7 +127,8 @@ impl Snapshot {
 
     /// Areas whose envelope intersects the box, sorted by layer, level, code.
     pub fn areas_in_bbox(&self, bbox: Rect<f64>) -> Vec<&Area> {
-        self.indexed_areas_in_bbox(bbox)
+        self.areas
+            .in_envelope(&rect_to_aabb(bbox))
             .into_iter()
             .map(|a| &a.area)
             .collect()

@@ -112,6 +112,7 @@ impl Building {
     /// A six-floor residential building whose footprint is the square of side `size` degrees
     /// with its south-west corner at (`west`, `south`); for tests.
     pub(crate) fn square(code: &str, west: f64, south: f64, size: f64) -> Building {
+        use geo_types::polygon;
         Building {
             code: code.into(),
             name: format!("building {code}"),
@@ -120,16 +121,12 @@ impl Building {
             building_use: BuildingUse::Residential,
             floors: 6,
             height_m: 18.0,
-            geometry: Polygon::new(
-                geo_types::LineString::from(vec![
-                    (west, south),
-                    (west + size, south),
-                    (west + size, south + size),
-                    (west, south + size),
-                    (west, south),
-                ]),
-                vec![],
-            ),
+            geometry: polygon![
+                (x: west, y: south),
+                (x: west + size, y: south),
+                (x: west + size, y: south + size),
+                (x: west, y: south + size),
+            ],
             grid_code: None,
         }
     }
