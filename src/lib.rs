@@ -1,7 +1,8 @@
 //! gridmap: the map and spatial-analytics service of a city's grid-management platform.
 //!
 //! Data flows one way: `model` (validated types) → `store` (durable, PostGIS or GeoPackage)
-//! → `engine` (in-memory read model) → `api` (HTTP views). See `../shared/DESIGN.md`.
+//! → `engine` (in-memory read model) → `api` (HTTP views). Every write goes through `write`
+//! (store, then engine, tile cache and live subscribers). See `../shared/DESIGN.md`.
 
 pub mod api;
 pub mod cli;
@@ -14,3 +15,4 @@ pub mod model;
 pub mod serve;
 pub mod store;
 pub mod tiles;
+pub mod write;

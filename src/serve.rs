@@ -19,9 +19,10 @@ use crate::model::Change;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::Store;
-use crate::tiles::cache::{changed_boxes, TileCache};
+use crate::tiles::cache::TileCache;
 use crate::tiles::glyphs::{GlyphStore, DEFAULT_CACHE_BYTES};
 use crate::tiles::Tilesets;
+use crate::write::WritePath;
 
 mod http;
 
@@ -56,6 +57,8 @@ pub struct Server {
     pub tilesets: Arc<Tilesets>,
     /// The tile cache the server answers from.
     pub tile_cache: Arc<TileCache>,
+    /// The write path every writer of this server goes through.
+    pub writes: Arc<WritePath>,
     /// The service clock (tests fix it with `clock.set`).
     pub clock: api::clock::Clock,
     shutdown: Option<oneshot::Sender<()>>,
@@ -68,10 +71,9 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Applies committed changes to the engine and invalidates the tiles they touch: the same
-    /// path the change feed takes.
-    pub fn apply(&self, changes: &[Change]) {
-        apply_and_invalidate(&self.engine, &self.tilesets, &self.tile_cache, changes);
+    /// Applies changes committed by another writer: the path the change feed takes.
+    pub async fn apply(&self, changes: &[Change]) {
+        self.writes.apply_committed(changes.to_vec()).await;
     }
 
     /// Stops accepting, lets running requests finish, and waits.
@@ -113,13 +115,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     );
     let tilesets = Arc::new(Tilesets::parse(TILESETS_TOML, "tiles/tilesets.toml")?);
     let tile_cache = Arc::new(TileCache::new(config.tile_cache_bytes));
+    let writes = Arc::new(WritePath::new(
+        store.clone(),
+        engine.clone(),
+        tilesets.clone(),
+        tile_cache.clone(),
+    ));
     if let Some(changes) = store.subscribe() {
-        tokio::spawn(follow_changes(
-            changes,
-            engine.clone(),
-            tilesets.clone(),
-            tile_cache.clone(),
-        ));
+        tokio::spawn(follow_changes(changes, writes.clone()));
     }
     let (auth, demo_token) = match &config.jwt_secret {
         Some(secret) => (Auth::new(secret), None),
@@ -148,7 +151,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         api_keys: Arc::new(ApiKeys::new(&config.api_keys)?),
         clock: clock.clone(),
         deadlines: Arc::new(config.event_deadlines.clone()),
-        event_writes: Arc::new(tokio::sync::Mutex::new(())),
+        writes: writes.clone(),
     });
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -170,6 +173,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         store,
         tilesets,
         tile_cache,
+        writes,
         clock,
         shutdown: Some(tx),
         task,
@@ -197,34 +201,8 @@ async fn fill_default_store(config: &Config, store: &dyn Store) -> anyhow::Resul
     Ok(())
 }
 
-/// Applies a batch of committed changes to the engine, then removes from the tile cache exactly
-/// the tiles the changed areas and buildings touch before and after (read from the snapshot the
-/// batch is applied to, and from the changes), and the event tiles at the old and new position
-/// of every changed event (as the engine reports them).
-pub fn apply_and_invalidate(
-    engine: &Engine,
-    tilesets: &Tilesets,
-    tile_cache: &TileCache,
-    changes: &[Change],
-) {
-    let _writer = tile_cache.writer();
-    let boxes = changed_boxes(&engine.snapshot(), changes);
-    let moves = engine.apply(changes);
-    tile_cache.invalidate(tilesets, &boxes);
-    let points: Vec<_> = moves
-        .iter()
-        .flat_map(|m| m.old.into_iter().chain([m.new]))
-        .collect();
-    tile_cache.invalidate_points(tilesets, &points);
-}
-
-/// Applies changes made by other writers to the engine, in batches of what has arrived.
-async fn follow_changes(
-    mut changes: mpsc::Receiver<Change>,
-    engine: Arc<Engine>,
-    tilesets: Arc<Tilesets>,
-    tile_cache: Arc<TileCache>,
-) {
+/// Applies changes made by other writers, in batches of what has arrived.
+async fn follow_changes(mut changes: mpsc::Receiver<Change>, writes: Arc<WritePath>) {
     while let Some(first) = changes.recv().await {
         let mut batch = vec![first];
         while batch.len() < 10_000 {
@@ -234,7 +212,7 @@ async fn follow_changes(
             }
         }
         tracing::debug!(changes = batch.len(), "applying changes from other writers");
-        apply_and_invalidate(&engine, &tilesets, &tile_cache, &batch);
+        writes.apply_committed(batch).await;
     }
 }
 

@@ -408,7 +408,7 @@ async fn a_basemap_edit_invalidates_exactly_the_tiles_it_touches() {
         .apply(&[Change::UpsertBasemap(moved.clone())])
         .await
         .expect("store the edit");
-    server.apply(&[Change::UpsertBasemap(moved)]);
+    server.apply(&[Change::UpsertBasemap(moved)]).await;
 
     for k @ &(z, x, y) in before.keys() {
         assert_eq!(

@@ -502,7 +502,7 @@ async fn filters_key_the_cache_and_an_event_change_refreshes_exactly_its_tiles()
         .apply(&[Change::UpsertEvent(event.clone())])
         .await
         .expect("store the move");
-    server.apply(&[Change::UpsertEvent(event)]);
+    server.apply(&[Change::UpsertEvent(event)]).await;
 
     // A tile shows an event within its layers' buffer (points, and heatmap cells of the ring).
     let tilesets = common::shipped_tilesets();

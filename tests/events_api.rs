@@ -644,7 +644,7 @@ async fn outside_grid(server: &Server) {
         .apply(std::slice::from_ref(&change))
         .await
         .expect("delete the grid");
-    server.apply(&[change]);
+    server.apply(&[change]).await;
     let r = post(server, "/api/events", &admin, &event("og-1", point)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let code = r.body["code"].as_str().expect("code");

@@ -215,7 +215,7 @@ async fn an_edit_invalidates_the_gcj02_variant() {
         .expect("410611")
         .clone();
     district.name = renamed.into();
-    server.apply(&[Change::UpsertArea(district)]);
+    server.apply(&[Change::UpsertArea(district)]).await;
     assert!(
         !server.tile_cache.contains(&addr),
         "the GCJ-02 tile survived the edit"

@@ -537,7 +537,7 @@ async fn an_edit_invalidates_exactly_the_tiles_it_touches() {
     };
     assert!(before.keys().all(|k| server.tile_cache.contains(&addr(k))));
 
-    server.apply(&[Change::UpsertArea(moved)]);
+    server.apply(&[Change::UpsertArea(moved)]).await;
 
     for k @ &(z, x, y) in before.keys() {
         assert_eq!(

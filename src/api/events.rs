@@ -25,10 +25,9 @@ use crate::crs::{self, Crs};
 use crate::engine::events::{card_at, overdue_at, Card};
 use crate::model::workflow::{self, Action, WorkflowState};
 use crate::model::{
-    lonlat_in_range, scope_prefix, Change, Evaluation, Event, EventSource, EventStatus,
-    HandlingLevel, Transition,
+    lonlat_in_range, scope_prefix, Evaluation, Event, EventSource, EventStatus, HandlingLevel,
+    Transition,
 };
-use crate::serve::apply_and_invalidate;
 use crate::store::event_query::{EventQuery, Ingested};
 
 /// Most events one post may carry.
@@ -106,15 +105,11 @@ pub async fn ingest(
     } else {
         Vec::new()
     };
-    // Batches are stored concurrently; only the engine apply is serialized with transitions.
     let stored = state
-        .store
+        .writes
         .ingest_events(&valid)
         .await
         .map_err(|e| ApiError::unavailable(format!("cannot store the events: {e}")))?;
-    let serial = state.event_writes.lock().await;
-    apply_created(&state, &valid, &stored);
-    drop(serial);
     let results = merge_results(&checked, &stored, store_all);
     Ok(if single {
         single_answer(&results[0])
@@ -301,26 +296,6 @@ fn place(lon: Option<f64>, lat: Option<f64>, crs: Option<&str>) -> Result<(f64, 
     Ok((lon, lat))
 }
 
-/// Hands the newly stored events to the engine (and the tile cache).
-/// Events the engine already holds are skipped: between this batch's commit and its apply, a
-/// transition may have read a new event from the store and applied its later state.
-fn apply_created(state: &AppState, valid: &[Event], stored: &[Ingested]) {
-    let snapshot = state.engine.snapshot();
-    let changes: Vec<Change> = valid
-        .iter()
-        .zip(stored)
-        .filter(|(_, s)| s.created && snapshot.events().position(&s.code).is_none())
-        .map(|(event, s)| {
-            let mut event = event.clone();
-            event.code = s.code.clone();
-            Change::UpsertEvent(event)
-        })
-        .collect();
-    if !changes.is_empty() {
-        apply_and_invalidate(&state.engine, &state.tilesets, &state.tile_cache, &changes);
-    }
-}
-
 /// One result per input: the store's outcome for valid events, the error for the others.
 fn merge_results(
     checked: &[Result<Event, EventError>],
@@ -435,9 +410,8 @@ pub async fn transition(
     };
     let now = state.clock.now();
     let next = step(&state, &event, action, to, &body, &principal, now)?;
-    let _serial = state.event_writes.lock().await;
     let applied = state
-        .store
+        .writes
         .transition_event(&next, event.transitions.len())
         .await
         .map_err(|e| ApiError::unavailable(format!("cannot store the transition: {e}")))?;
@@ -450,12 +424,6 @@ pub async fn transition(
             ),
         });
     }
-    apply_and_invalidate(
-        &state.engine,
-        &state.tilesets,
-        &state.tile_cache,
-        &[Change::UpsertEvent(next.clone())],
-    );
     Ok(Json(details(&state, &principal, &next, now)).into_response())
 }
 

@@ -57,7 +57,7 @@ pub struct Services {
     pub auth: Arc<auth::Auth>,
     /// The tilesets served under `/tiles`.
     pub tilesets: Arc<Tilesets>,
-    /// Encoded tiles, invalidated after every engine apply (see `serve::apply_and_invalidate`).
+    /// Encoded tiles, invalidated by the write path after every engine apply.
     pub tile_cache: Arc<TileCache>,
     /// Recent render costs per tileset and zoom: cheap tiles render on the connection's thread.
     pub tile_render_costs: Arc<crate::tiles::render_cost::RenderCosts>,
@@ -73,9 +73,8 @@ pub struct Services {
     pub clock: clock::Clock,
     /// Event deadline hours per category and level (限时办结).
     pub deadlines: Arc<crate::model::deadline::Deadlines>,
-    /// Serializes event writes (ingest, transitions) of this process from the store commit to
-    /// the engine apply, so the engine sees them in commit order.
-    pub event_writes: Arc<tokio::sync::Mutex<()>>,
+    /// Where every write goes: store, engine, tile cache, live subscribers.
+    pub writes: Arc<crate::write::WritePath>,
 }
 
 /// The whole router.

@@ -8,7 +8,8 @@
 //! Where things are: `point_in_area` (the border rule and the PostGIS-exact polygon test),
 //! `area_index` (R-trees over areas per layer and level), `building_index` (buildings by code
 //! and envelope), `basemap_index` (roads, rivers and water by code and envelope), `housing` (houses and population per building), `rollup` (per-area totals),
-//! `events` (the columnar event store and its tile aggregations),
+//! `events` (the columnar event store and its tile aggregations), `extents` (where a batch
+//! changed the map, for tile invalidation),
 //! `apply` (load and incremental patching), `snapshot` (the read API).
 
 mod apply;
@@ -16,6 +17,7 @@ mod area_index;
 mod basemap_index;
 mod building_index;
 pub mod events;
+mod extents;
 mod housing;
 pub mod point_in_area;
 mod rollup;
@@ -34,6 +36,7 @@ pub use area_index::IndexedArea;
 pub use basemap_index::basemap_bounds;
 pub use building_index::{IndexedBuilding, Shard as BuildingShard};
 pub use events::{EventLoader, EventMove, EventStore};
+pub use extents::Extents;
 pub use rollup::{CareTotals, Rollup};
 pub use snapshot::{Sizes, Snapshot};
 
@@ -60,16 +63,19 @@ impl Engine {
     }
 
     /// Applies a batch of committed changes and publishes the next snapshot. Readers see
-    /// either all of the batch or none of it. Returns where the batch's events were and are,
-    /// for tile invalidation.
-    pub fn apply(&self, changes: &[Change]) -> Vec<EventMove> {
+    /// either all of the batch or none of it. Returns the extents the batch changed, old and
+    /// new (read from the snapshot it is applied to, under the writer lock, so two writers
+    /// never see each other's half), for tile invalidation and the live stream.
+    pub fn apply(&self, changes: &[Change]) -> Extents {
         // Only a bug can panic inside `Writer::apply`; its half-built snapshot is then never
         // published, and reads carry on from the last good one rather than failing for good.
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut next = Snapshot::clone(&self.current.load());
-        let moves = writer.apply(&mut next, changes);
+        let current = self.current.load_full();
+        let mut extents = Extents::of_changes(&current, changes);
+        let mut next = Snapshot::clone(&current);
+        extents.events = writer.apply(&mut next, changes);
         self.current.store(Arc::new(next));
-        moves
+        extents
     }
 
     /// Replaces the event store (start-up loading, see [`EventLoader`]) and publishes it.

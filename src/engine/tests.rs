@@ -810,3 +810,40 @@ fn building_shards_come_in_community_order_and_change_id_with_their_buildings() 
     assert_eq!(after[1].1, 3);
     assert_eq!(ids(&before), first, "an older snapshot keeps its shards");
 }
+
+#[test]
+fn apply_answers_the_old_and_new_extents_of_what_it_changed() {
+    let engine = Engine::new(dataset());
+    let b = "41061100100100003";
+    let old = engine.snapshot().building(b).cloned().expect("B3");
+    let moved = building(b, 114.15, 35.62);
+
+    let extents = engine.apply(&[
+        Change::UpsertBuilding(moved.clone()),
+        Change::UpsertHouse(house("NEW1", b, 2)),
+    ]);
+
+    let box_of = |b: &Building| geo::BoundingRect::bounding_rect(&b.geometry).expect("box");
+    assert_eq!(extents.boxes, vec![box_of(&old), box_of(&moved)]);
+    assert!(extents.events.is_empty());
+
+    let nothing = engine.apply(&[Change::DeleteHouse("NEW1".into())]);
+    assert!(nothing.is_empty(), "houses draw nothing on the map");
+
+    let gone = engine.apply(&[Change::DeleteBuilding(b.into())]);
+    assert_eq!(gone.boxes, vec![box_of(&moved)]);
+}
+
+#[test]
+fn an_area_extent_holds_its_management_center() {
+    let engine = Engine::new(dataset());
+    let mut street = engine.snapshot().area(STREET).cloned().expect("street");
+    let far = geo_types::Point::new(114.9, 35.1);
+    street.center = Some(far);
+
+    let extents = engine.apply(&[Change::UpsertArea(street)]);
+
+    let new = extents.boxes.last().expect("new box");
+    assert_eq!((new.min().x, new.min().y), (114.0, 35.1));
+    assert_eq!((new.max().x, new.max().y), (114.9, 35.8));
+}

@@ -39,9 +39,9 @@ pub use partition::PartitionError;
 pub use scale::{Scale, ScaleParams};
 
 use crate::model::{Change, Dataset, Layer, Level, WorkerFix};
-use crate::store::Store;
+use crate::write::Writes;
 
-/// Changes per `Store::apply` batch.
+/// Changes per committed batch.
 const BATCH: usize = 2_000;
 
 /// What to generate.
@@ -148,24 +148,24 @@ fn progress_bar(show: bool, total: u64) -> ProgressBar {
     bar
 }
 
-/// Writes `changes` through the store in batches, advancing the bar.
-async fn write_all(
-    store: &dyn Store,
+/// Writes `changes` through `target` in batches, advancing the bar.
+async fn write_all<W: Writes + ?Sized>(
+    target: &W,
     changes: Vec<Change>,
     bar: &ProgressBar,
 ) -> anyhow::Result<()> {
     for batch in changes.chunks(BATCH) {
-        store.apply(batch).await?;
+        target.commit(batch).await?;
         bar.inc(batch.len() as u64);
     }
     Ok(())
 }
 
-/// Generates the city and writes all of it through `store.apply` in batches: areas (parents
+/// Generates the city and writes all of it through `target` in batches: areas (parents
 /// first), buildings, houses, population, workers, fixes, the basemap, then the events chunk
 /// by chunk.
-pub async fn generate_into(
-    store: &dyn Store,
+pub async fn generate_into<W: Writes + ?Sized>(
+    target: &W,
     opts: &GenerateOptions,
 ) -> anyhow::Result<GenerateSummary> {
     let owned = *opts;
@@ -241,7 +241,7 @@ pub async fn generate_into(
     ];
     for (name, changes) in stages {
         bar.set_message(name);
-        write_all(store, changes, &bar).await?;
+        write_all(target, changes, &bar).await?;
     }
     bar.set_message("events");
     loop {
@@ -254,9 +254,9 @@ pub async fn generate_into(
         stream = rest;
         let Some(chunk) = chunk else { break };
         let changes: Vec<Change> = chunk.into_iter().map(Change::UpsertEvent).collect();
-        write_all(store, changes, &bar).await?;
+        write_all(target, changes, &bar).await?;
     }
     bar.finish_with_message("done");
-    store.refresh_statistics().await?;
+    target.store().refresh_statistics().await?;
     Ok(summary)
 }

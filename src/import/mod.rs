@@ -37,6 +37,7 @@ use serde::Serialize;
 use crate::crs::Crs;
 use crate::model::Change;
 use crate::store::Store;
+use crate::write::Writes;
 use context::Context;
 use event_codes::EventCodes;
 use source::{RawFeature, SourceFile};
@@ -175,15 +176,16 @@ impl std::fmt::Display for FeatureError {
     }
 }
 
-/// Reads, validates and (unless a dry run, or a failed all-or-nothing file) writes a file.
-pub async fn import_file(
-    store: &dyn Store,
+/// Reads, validates and (unless a dry run, or a failed all-or-nothing file) writes a file
+/// through `target`: a bare store from the command line, the write path inside a server.
+pub async fn import_file<W: Writes + ?Sized>(
+    target: &W,
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
     let source = read_source(path, opts.kind)?;
     let crs = opts.crs.or(source.declared_crs).unwrap_or(Crs::Wgs84);
-    let mut ctx = load_context(store, opts.kind, &source.features).await?;
+    let mut ctx = load_context(target.store(), opts.kind, &source.features).await?;
     let (changes, errors) = validate(&source.features, opts, crs, &mut ctx);
     let mut report = ImportReport {
         read: source.features.len(),
@@ -195,7 +197,7 @@ pub async fn import_file(
     if opts.dry_run || (opts.all_or_nothing && !report.errors.is_empty()) {
         return Ok(report);
     }
-    report.written = write(store, &changes, opts).await?;
+    report.written = write(target, &changes, opts).await?;
     Ok(report)
 }
 
@@ -284,8 +286,8 @@ fn processing_order(features: &[RawFeature], kind: ImportKind) -> Vec<&RawFeatur
 }
 
 /// Writes the changes: one transaction when all or nothing, else batches of [`BATCH_SIZE`].
-async fn write(
-    store: &dyn Store,
+async fn write<W: Writes + ?Sized>(
+    target: &W,
     changes: &[Change],
     opts: &ImportOptions,
 ) -> Result<usize, ImportError> {
@@ -293,19 +295,19 @@ async fn write(
         return Ok(0);
     }
     if opts.all_or_nothing {
-        store.apply(changes).await?;
-        store.refresh_statistics().await?;
+        target.commit(changes).await?;
+        target.store().refresh_statistics().await?;
         return Ok(changes.len());
     }
     let progress = progress_bar(opts.progress, changes.len(), "writing");
     let mut written = 0;
     for batch in changes.chunks(BATCH_SIZE) {
-        store.apply(batch).await?;
+        target.commit(batch).await?;
         written += batch.len();
         progress.inc(batch.len() as u64);
     }
     progress.finish_and_clear();
-    store.refresh_statistics().await?;
+    target.store().refresh_statistics().await?;
     Ok(written)
 }
 

@@ -501,7 +501,7 @@ fn snapshot_follows_engine_apply() {
         .cloned()
         .map(Change::UpsertEvent)
         .collect();
-    let moves = engine.apply(&changes);
+    let moves = engine.apply(&changes).events;
     assert_eq!(moves.len(), 500);
     assert!(moves.iter().all(|m| m.old.is_none()));
     assert_eq!(before.events().len(), 1000, "an old snapshot never changes");

@@ -1,0 +1,182 @@
+//! The one write path: every writer of a serving process (the HTTP handlers, the PostGIS change
+//! feed, and later the GPS fixes and the demo feed) hands its batch to [`WritePath`], which
+//!
+//! 1. commits it to the store (acknowledged only after the commit: a crash loses nothing that
+//!    was acknowledged),
+//! 2. applies it to the engine, which answers the extents the batch changed,
+//! 3. drops exactly the cached tiles those extents touch, and
+//! 4. publishes the batch on an in-process broadcast channel for live subscribers.
+//!
+//! Engine applies happen in commit order: one lock is held from a commit to its apply (event
+//! ingest commits outside it, as its batches are independent and the store assigns codes, then
+//! applies under it).
+//!
+//! Offline writers (`gridmap import`, `gridmap generate`, the first fill of the sample city)
+//! run where no engine, cache or subscriber exists; they write through [`Writes`] too, which a
+//! bare store implements by committing alone. A serving process learns of their writes through
+//! the PostGIS change feed, which comes back here.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, Mutex};
+
+use crate::engine::{Engine, Extents};
+use crate::model::{Change, Event};
+use crate::store::event_query::Ingested;
+use crate::store::{Store, StoreError};
+use crate::tiles::cache::TileCache;
+use crate::tiles::Tilesets;
+
+/// Batches a slow live subscriber may fall behind by before it is told it lagged.
+const PUBLISHED_BACKLOG: usize = 1024;
+
+/// Where a batch of changes goes to become durable, and visible wherever this process shows it.
+#[async_trait]
+pub trait Writes: Send + Sync {
+    /// The store the writes land in (for the reads that validate a batch first).
+    fn store(&self) -> &dyn Store;
+
+    /// Commits `changes` in one transaction and, once committed, applies them to whatever read
+    /// model this process keeps. On error nothing of the batch is stored or applied.
+    async fn commit(&self, changes: &[Change]) -> Result<(), StoreError>;
+}
+
+/// A bare store is the whole write path of an offline writer.
+#[async_trait]
+impl<S: Store> Writes for S {
+    fn store(&self) -> &dyn Store {
+        self
+    }
+
+    async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        self.apply(changes).await
+    }
+}
+
+/// As for a concrete store, for one chosen at run time (`serve::open_store`).
+#[async_trait]
+impl Writes for dyn Store + '_ {
+    fn store(&self) -> &dyn Store {
+        self
+    }
+
+    async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        self.apply(changes).await
+    }
+}
+
+/// One applied batch, as live subscribers receive it.
+#[derive(Debug)]
+pub struct Published {
+    /// The changes, in the order they were applied.
+    pub changes: Vec<Change>,
+    /// Where they changed the map, old and new.
+    pub extents: Extents,
+}
+
+/// The write path of a serving process: store, engine, tile cache, live channel.
+pub struct WritePath {
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    tilesets: Arc<Tilesets>,
+    tile_cache: Arc<TileCache>,
+    published: broadcast::Sender<Arc<Published>>,
+    /// Held from a commit to its engine apply, so the engine sees batches in commit order.
+    order: Mutex<()>,
+}
+
+impl WritePath {
+    /// The write path over a loaded engine and the cache that serves its tiles.
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Arc<Engine>,
+        tilesets: Arc<Tilesets>,
+        tile_cache: Arc<TileCache>,
+    ) -> WritePath {
+        let (published, _) = broadcast::channel(PUBLISHED_BACKLOG);
+        WritePath {
+            store,
+            engine,
+            tilesets,
+            tile_cache,
+            published,
+            order: Mutex::new(()),
+        }
+    }
+
+    /// Every batch applied from now on; a receiver that falls more than a backlog behind gets
+    /// `Lagged` and carries on from the oldest batch still held.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.published.subscribe()
+    }
+
+    /// Applies a batch another writer has committed (the PostGIS change feed), in order with
+    /// this process's own commits.
+    pub async fn apply_committed(&self, changes: Vec<Change>) {
+        let _order = self.order.lock().await;
+        self.show(changes);
+    }
+
+    /// Stores new events idempotently ([`Store::ingest_events`]) and applies the ones created.
+    /// Batches commit concurrently; their applies are ordered. An event the engine already
+    /// holds is not applied again: between this batch's commit and its apply, a transition may
+    /// have read it from the store and applied its later state.
+    pub async fn ingest_events(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError> {
+        let stored = self.store.ingest_events(events).await?;
+        let _order = self.order.lock().await;
+        let snapshot = self.engine.snapshot();
+        let created: Vec<Change> = events
+            .iter()
+            .zip(&stored)
+            .filter(|(_, s)| s.created && snapshot.events().position(&s.code).is_none())
+            .map(|(event, s)| {
+                let mut event = event.clone();
+                event.code = s.code.clone();
+                Change::UpsertEvent(event)
+            })
+            .collect();
+        if !created.is_empty() {
+            self.show(created);
+        }
+        Ok(stored)
+    }
+
+    /// Stores an event's next state under the optimistic check of
+    /// [`Store::transition_event`] and applies it; `Ok(false)` (nothing stored or applied)
+    /// when another writer changed the event first.
+    pub async fn transition_event(&self, next: &Event, steps: usize) -> Result<bool, StoreError> {
+        let _order = self.order.lock().await;
+        if !self.store.transition_event(next, steps).await? {
+            return Ok(false);
+        }
+        self.show(vec![Change::UpsertEvent(next.clone())]);
+        Ok(true)
+    }
+
+    /// Engine, tile cache, subscribers: everything after the commit. Callers hold `order`.
+    fn show(&self, changes: Vec<Change>) {
+        let extents = self.engine.apply(&changes);
+        self.tile_cache.invalidate(&self.tilesets, &extents.boxes);
+        self.tile_cache
+            .invalidate_points(&self.tilesets, &extents.event_points());
+        // No subscriber is not an error: the batch is applied either way.
+        let _ = self
+            .published
+            .send(Arc::new(Published { changes, extents }));
+    }
+}
+
+#[async_trait]
+impl Writes for WritePath {
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    async fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let _order = self.order.lock().await;
+        self.store.apply(changes).await?;
+        self.show(changes.to_vec());
+        Ok(())
+    }
+}
