@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use geo::InteriorPoint;
@@ -250,38 +251,76 @@ async fn openapi_matches_routes() {
     let token = common::token("410600", &[Role::Admin]);
     let (s, doc) = get(&server, "/openapi.json", None).await;
     assert_eq!(s, 200);
-    let documented: Vec<String> = doc["paths"]
-        .as_object()
-        .expect("paths")
-        .keys()
-        .cloned()
-        .collect();
-    let mut listed: Vec<String> = gridmap::api::openapi::PATHS
+    let documented = operations(&doc);
+    let routes = gridmap::api::routes();
+    let served: BTreeSet<(String, String)> = routes
         .iter()
-        .map(|p| p.to_string())
+        .filter(|r| r.documented)
+        .map(|r| (r.path.to_string(), r.method.as_str().to_lowercase()))
         .collect();
-    let mut sorted = documented.clone();
-    sorted.sort();
-    listed.sort();
-    assert_eq!(
-        sorted, listed,
-        "openapi.json paths and api::openapi::PATHS differ"
+    let undocumented_routes: Vec<_> = served.difference(&documented).collect();
+    assert!(
+        undocumented_routes.is_empty(),
+        "served but missing from openapi.json: {undocumented_routes:?}"
     );
-    for path in documented {
+    let unrouted: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        unrouted.is_empty(),
+        "in openapi.json but not in api::routes(): {unrouted:?}"
+    );
+    let undocumented: Vec<(&str, &str)> = routes
+        .iter()
+        .filter(|r| !r.documented)
+        .map(|r| (r.path, r.method.as_str()))
+        .collect();
+    assert_eq!(
+        undocumented,
+        [("/", "GET"), ("/tiles/{tileset}/{z}/{x}/{y}", "OPTIONS")],
+        "only the wall-map page and the tile CORS preflight are left out of openapi.json"
+    );
+    let client = reqwest::Client::new();
+    for (path, method) in &documented {
         let concrete = path.replace("{code}", "410611").replace("{name}", "dark")
             + if path == "/api/lookup" {
                 "?lon=114.3&lat=35.7"
             } else {
                 ""
             };
-        let (s, body) = get(&server, &concrete, Some(&token)).await;
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        let resp = client
+            .request(method.clone(), format!("{}{concrete}", server.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         assert_ne!(
             body["error"]["code"], "no_route",
-            "{path} is documented but not routed"
+            "{method} {path} is documented but not routed"
         );
-        assert!(s < 500, "{path}: {s} {body}");
+        assert_ne!(status, 405, "{method} {path} is documented but not routed");
+        assert!(status < 500, "{method} {path}: {status} {body}");
     }
     server.stop().await.expect("stop");
+}
+
+/// The operations of an OpenAPI document, as (path, lower-case method).
+fn operations(doc: &Value) -> BTreeSet<(String, String)> {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let paths = doc["paths"].as_object().expect("paths");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            METHODS
+                .into_iter()
+                .filter(|m| item.get(*m).is_some())
+                .map(move |m| (path.clone(), m.to_string()))
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -1,257 +1,29 @@
-//! The embedded GeoPackage store: file identity and schema, round trips of every record kind,
-//! atomic batches, integrity rules, the R-tree, and GDAL reading the file without complaint.
+//! The embedded GeoPackage store, what only it does: file identity and schema, the GeoPackage
+//! forms of stored values, the R-tree and `gpkg_contents` kept current, blob headers, and GDAL
+//! reading the file without complaint. The promises every store keeps are tested for this one
+//! too by `tests/store_contract.rs`.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use geo_types::{coord, polygon, Geometry, LineString, MultiPolygon, Point, Polygon};
+use common::records::*;
+use geo_types::{Geometry, MultiPolygon, Polygon};
 use gridmap::generate::{self, GenerateOptions, Scale};
-use gridmap::model::{
-    Area, Building, BuildingUse, CareCounts, Change, Evaluation, Event, EventSource, EventStatus,
-    HandlingLevel, House, HouseUse, Layer, Level, Population, PopulationCounts, Transition, Worker,
-    WorkerFix, WorkerRole,
-};
+use gridmap::model::{Change, Level};
 use gridmap::store::gpkg::{blob, GpkgStore};
 use gridmap::store::{Counts, Store, StoreError};
 use rusqlite::Connection;
 
-const CITY: &str = "410600";
-const DISTRICT: &str = "410611";
-const STREET: &str = "410611001";
-const COMMUNITY: &str = "410611001001";
-const GRID: &str = "410611001001001";
-const BUILDING: &str = "41061100100100001";
-const HOUSE: &str = "4106110010010000101003002";
-const WORKER: &str = "W410611001001001";
-
 fn temp_file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
-}
-
-fn square(x0: f64, y0: f64, size: f64) -> LineString<f64> {
-    LineString::from(vec![
-        (x0, y0),
-        (x0 + size, y0),
-        (x0 + size, y0 + size),
-        (x0, y0 + size),
-        (x0, y0),
-    ])
-}
-
-fn area(code: &str, level: Level, parent: Option<&str>, x0: f64, size: f64) -> Area {
-    Area {
-        code: code.into(),
-        layer: Layer::Base,
-        level,
-        name: format!("area {code}"),
-        parent_code: parent.map(str::to_string),
-        geometry: MultiPolygon(vec![Polygon::new(square(x0, 35.5, size), vec![])]),
-        center: None,
-        leader_name: None,
-        leader_phone: None,
-        leader_photo_url: None,
-        urban_rural: None,
-        valid_from: None,
-        valid_to: None,
-    }
-}
-
-/// A community with a hole and a second part, and every optional field set.
-fn community() -> Area {
-    let with_hole = Polygon::new(
-        square(114.10, 35.70, 0.02),
-        vec![square(114.105, 35.705, 0.005)],
-    );
-    let island = Polygon::new(square(114.13, 35.70, 0.01), vec![]);
-    Area {
-        code: COMMUNITY.into(),
-        layer: Layer::Base,
-        level: Level::Community,
-        name: "金山社区".into(),
-        parent_code: Some(STREET.into()),
-        geometry: MultiPolygon(vec![with_hole, island]),
-        center: Some(Point::new(114.11, 35.71)),
-        leader_name: Some("张三".into()),
-        leader_phone: Some("13800000000".into()),
-        leader_photo_url: Some("https://example.org/p.jpg".into()),
-        urban_rural: Some(111),
-        valid_from: NaiveDate::from_ymd_opt(2022, 1, 1),
-        valid_to: NaiveDate::from_ymd_opt(2030, 12, 31),
-    }
-}
-
-fn hierarchy() -> Vec<Area> {
-    vec![
-        area(CITY, Level::City, None, 114.0, 0.7),
-        area(DISTRICT, Level::District, Some(CITY), 114.05, 0.3),
-        area(STREET, Level::Street, Some(DISTRICT), 114.08, 0.1),
-        community(),
-        area(GRID, Level::Grid, Some(COMMUNITY), 114.10, 0.01),
-    ]
-}
-
-fn building() -> Building {
-    Building {
-        code: BUILDING.into(),
-        name: "1号楼".into(),
-        address: Some("金山路1号".into()),
-        compound: Some("金山小区".into()),
-        building_use: BuildingUse::Residential,
-        floors: 18,
-        height_m: 54.5,
-        geometry: polygon![(x: 114.101, y: 35.701), (x: 114.102, y: 35.701), (x: 114.102, y: 35.702), (x: 114.101, y: 35.701)],
-        grid_code: Some(GRID.into()),
-    }
-}
-
-fn house() -> House {
-    House {
-        code: HOUSE.into(),
-        building_code: BUILDING.into(),
-        unit: 1,
-        floor: 3,
-        room: "02".into(),
-        house_use: HouseUse::Rented,
-        households: 1,
-    }
-}
-
-fn population() -> Population {
-    let mut care = [0; 10];
-    for (i, c) in care.iter_mut().enumerate() {
-        *c = i as i32 + 1;
-    }
-    Population {
-        house_code: HOUSE.into(),
-        counts: PopulationCounts {
-            registered: 3,
-            floating: 2,
-            overseas: 1,
-            care: CareCounts::from_array(care),
-        },
-    }
-}
-
-fn worker() -> Worker {
-    Worker {
-        code: WORKER.into(),
-        name: "李四".into(),
-        phone: Some("13900000000".into()),
-        role: WorkerRole::GridWorker,
-        home_code: GRID.into(),
-        device: Some("dev-1".into()),
-    }
-}
-
-fn at(day: u32, hour: u32, millis: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, day, hour, 0, 0)
-        .single()
-        .expect("valid time")
-        + Duration::milliseconds(millis)
-}
-
-fn fix() -> WorkerFix {
-    WorkerFix {
-        worker_code: WORKER.into(),
-        at: at(1, 9, 250),
-        position: Point::new(114.1015, 35.7015),
-        accuracy_m: Some(4.5),
-        speed_mps: Some(1.25),
-        heading_deg: None,
-        source_crs: "gcj02".into(),
-    }
-}
-
-fn event(code: &str, day: u32) -> Event {
-    Event {
-        code: code.into(),
-        external_id: Some(format!("ext-{code}")),
-        title: "占道经营".into(),
-        category: "0102".into(),
-        source: EventSource::Hotline,
-        content: "路口有占道经营".into(),
-        reporter_name: Some("王五".into()),
-        reporter_phone: Some("12345".into()),
-        location: Point::new(114.1012, 35.7012),
-        address: Some("金山路口".into()),
-        area_code: Some(GRID.into()),
-        outside_grid: false,
-        status: EventStatus::Evaluated,
-        level: HandlingLevel::Street,
-        department: Some("城管".into()),
-        reported_at: at(day, 8, 123),
-        deadline: Some(at(day + 2, 8, 0)),
-        closed_at: Some(at(day + 1, 17, 999)),
-        evaluation: Some(Evaluation {
-            score: 5,
-            comment: Some("满意".into()),
-        }),
-        transitions: vec![
-            Transition {
-                at: at(day, 8, 123),
-                from: None,
-                to: EventStatus::Reported,
-                actor: "hotline".into(),
-                level: HandlingLevel::Community,
-                department: None,
-                note: None,
-            },
-            Transition {
-                at: at(day, 9, 1),
-                from: Some(EventStatus::Reported),
-                to: EventStatus::Registered,
-                actor: WORKER.into(),
-                level: HandlingLevel::Street,
-                department: Some("城管".into()),
-                note: Some("已立案".into()),
-            },
-        ],
-    }
-}
-
-/// Every record kind, parents first.
-fn full_batch() -> Vec<Change> {
-    let mut changes: Vec<Change> = hierarchy().into_iter().map(Change::UpsertArea).collect();
-    changes.extend([
-        Change::UpsertBuilding(building()),
-        Change::UpsertHouse(house()),
-        Change::SetPopulation(population()),
-        Change::UpsertWorker(worker()),
-        Change::InsertFix(fix()),
-        Change::UpsertEvent(event("E1", 1)),
-    ]);
-    changes
 }
 
 fn open(path: &Path) -> GpkgStore {
     match GpkgStore::open(path) {
         Ok(store) => store,
         Err(e) => panic!("cannot open {}: {e}", path.display()),
-    }
-}
-
-async fn load_events(store: &GpkgStore) -> Vec<Event> {
-    let mut events = Vec::new();
-    store
-        .load_events(&mut |chunk| events.extend(chunk))
-        .await
-        .expect("load events");
-    events
-}
-
-fn sorted_by<T: Clone, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<T> {
-    let mut v = items.to_vec();
-    v.sort_by_key(key);
-    v
-}
-
-fn expect_data_error(result: Result<(), StoreError>, needle: &str) {
-    match result {
-        Err(StoreError::Data(message)) => {
-            assert!(message.contains(needle), "{message:?} lacks {needle:?}")
-        }
-        other => panic!("expected a data error about {needle:?}, got {other:?}"),
     }
 }
 
@@ -468,8 +240,13 @@ fn query_column<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Ve
     rows.collect::<Result<_, _>>().expect("rows")
 }
 
+/// The one count of `sql`.
+fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
 #[tokio::test]
-async fn every_record_kind_round_trips_and_survives_reopening() {
+async fn records_survive_reopening_and_are_stored_in_geopackage_forms() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_file(&dir, "round.gpkg");
     let store = open(&path);
@@ -478,32 +255,14 @@ async fn every_record_kind_round_trips_and_survives_reopening() {
 
     let store = open(&path);
     let data = store.load().await.expect("load");
+    let mut areas = hierarchy();
+    areas.push(fire_grid());
     assert_eq!(
         sorted_by(&data.areas, |a| a.code.clone()),
-        sorted_by(&hierarchy(), |a| a.code.clone())
+        sorted_by(&areas, |a| a.code.clone())
     );
-    let levels: Vec<Level> = data.areas.iter().map(|a| a.level).collect();
-    assert!(
-        levels.windows(2).all(|w| w[0] <= w[1]),
-        "areas come parents first: {levels:?}"
-    );
-    assert_eq!(data.buildings, vec![building()]);
     assert_eq!(data.houses, vec![house()]);
-    assert_eq!(data.population, vec![population()]);
-    assert_eq!(data.workers, vec![worker()]);
-    assert_eq!(load_events(&store).await, vec![event("E1", 1)]);
-    assert_eq!(
-        store.counts().await.expect("counts"),
-        Counts {
-            areas: 5,
-            buildings: 1,
-            houses: 1,
-            population: 1,
-            events: 1,
-            workers: 1,
-            worker_fixes: 1
-        }
-    );
+    assert_eq!(store.counts().await.expect("counts").worker_fixes, 1);
 
     let conn = Connection::open(&path).expect("open");
     let fix_row: (String, f64, Option<f64>, String) = conn
@@ -533,55 +292,22 @@ async fn every_record_kind_round_trips_and_survives_reopening() {
 }
 
 #[tokio::test]
-async fn upserts_update_in_place_and_replace_transitions() {
+async fn upserts_replace_transition_rows_and_move_the_rtree() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(&temp_file(&dir, "upsert.gpkg"));
     store.apply(&full_batch()).await.expect("apply");
 
-    let mut renamed = community();
-    renamed.name = "新金山社区".into();
-    renamed.geometry = MultiPolygon(vec![Polygon::new(square(114.2, 35.8, 0.01), vec![])]);
-    let mut moved = building();
-    moved.floors = 20;
-    moved.grid_code = None;
+    let mut moved = community();
+    moved.geometry = MultiPolygon(vec![Polygon::new(square(114.2, 35.8, 0.01), vec![])]);
     let mut progressed = event("E1", 1);
-    progressed.status = EventStatus::Registered;
-    progressed.evaluation = None;
-    progressed.closed_at = None;
     progressed.transitions.truncate(1);
-    let mut recounted = population();
-    recounted.counts.floating = 7;
     store
-        .apply(&[
-            Change::UpsertArea(renamed.clone()),
-            Change::UpsertBuilding(moved.clone()),
-            Change::UpsertEvent(progressed.clone()),
-            Change::SetPopulation(recounted.clone()),
-            Change::InsertFix(fix()),
-        ])
+        .apply(&[Change::UpsertArea(moved), Change::UpsertEvent(progressed)])
         .await
         .expect("upsert");
 
-    let data = store.load().await.expect("load");
-    assert_eq!(
-        data.areas.iter().find(|a| a.code == COMMUNITY),
-        Some(&renamed)
-    );
-    assert_eq!(data.buildings, vec![moved]);
-    assert_eq!(data.population, vec![recounted]);
-    assert_eq!(load_events(&store).await, vec![progressed]);
-    let counts = store.counts().await.expect("counts");
-    assert_eq!(
-        (counts.areas, counts.events, counts.worker_fixes),
-        (5, 1, 1),
-        "upserts add no rows"
-    );
-
     let conn = Connection::open(store.path()).expect("open");
-    let transitions: i64 = conn
-        .query_row("SELECT count(*) FROM event_transition", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(transitions, 1);
+    assert_eq!(count(&conn, "SELECT count(*) FROM event_transition"), 1);
     let indexed: (f64, f64) = conn
         .query_row(
             "SELECT r.minx, r.maxy FROM rtree_area_geom r JOIN area a ON a.fid = r.id WHERE a.code = ?1",
@@ -604,175 +330,38 @@ async fn upserts_update_in_place_and_replace_transitions() {
 }
 
 #[tokio::test]
-async fn a_failing_batch_writes_nothing() {
+async fn the_rtree_follows_failed_batches_and_deletions() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(&temp_file(&dir, "atomic.gpkg"));
-    let mut orphan = house();
-    orphan.code = "4106110010010000201001001".into();
-    orphan.building_code = "41061100100100002".into();
+    let store = open(&temp_file(&dir, "rtree.gpkg"));
     let mut batch = full_batch();
-    batch.insert(6, Change::UpsertHouse(orphan));
-    expect_data_error(
-        store.apply(&batch).await,
-        "its building 41061100100100002 is not stored",
-    );
-    assert_eq!(store.counts().await.expect("counts"), Counts::default());
+    batch.push(Change::UpsertHouse(gridmap::model::House {
+        building_code: "41061100100100002".into(),
+        ..house()
+    }));
+    store.apply(&batch).await.expect_err("an orphan house");
     let conn = Connection::open(store.path()).expect("open");
-    let indexed: i64 = conn
-        .query_row("SELECT count(*) FROM rtree_area_geom", [], |r| r.get(0))
-        .expect("rtree");
-    assert_eq!(indexed, 0, "the R-tree rolled back too");
-    drop(conn);
-
-    store
-        .apply(&full_batch())
-        .await
-        .expect("the store still works after a failed batch");
-    assert_eq!(store.counts().await.expect("counts").events, 1);
-}
-
-#[tokio::test]
-async fn references_are_checked() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(&temp_file(&dir, "refs.gpkg"));
-    expect_data_error(
-        store.apply(&[Change::UpsertBuilding(building())]).await,
-        "its community 410611001001 is not stored",
-    );
-    expect_data_error(
-        store.apply(&[Change::SetPopulation(population())]).await,
-        "the house is not stored",
-    );
-    expect_data_error(
-        store.apply(&[Change::InsertFix(fix())]).await,
-        "the worker is not stored",
-    );
-    let mut short = building();
-    short.code = "4106".into();
-    expect_data_error(
-        store.apply(&[Change::UpsertBuilding(short)]).await,
-        "12-digit community code",
-    );
-
-    store.apply(&full_batch()).await.expect("apply");
-    let mut twin = event("E2", 2);
-    twin.external_id = event("E1", 1).external_id;
-    expect_data_error(
-        store.apply(&[Change::UpsertEvent(twin)]).await,
-        "event E2 violates a constraint",
-    );
-}
-
-#[tokio::test]
-async fn deletions_respect_children_and_cascade_population() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(&temp_file(&dir, "delete.gpkg"));
-    store.apply(&full_batch()).await.expect("apply");
-
-    expect_data_error(
-        store.apply(&[Change::DeleteArea(STREET.into())]).await,
-        "still has child areas (e.g. 410611001001)",
-    );
-    expect_data_error(
-        store
-            .apply(&[
-                Change::DeleteArea(GRID.into()),
-                Change::DeleteArea(COMMUNITY.into()),
-            ])
-            .await,
-        "still has buildings",
-    );
-    expect_data_error(
-        store
-            .apply(&[Change::DeleteBuilding(BUILDING.into())])
-            .await,
-        "still has houses",
-    );
     assert_eq!(
-        store.counts().await.expect("counts").areas,
-        5,
-        "the refused batches wrote nothing"
+        count(&conn, "SELECT count(*) FROM rtree_area_geom"),
+        0,
+        "the R-tree rolled back too"
     );
 
+    store.apply(&full_batch()).await.expect("apply");
     store
         .apply(&[
             Change::DeleteHouse(HOUSE.into()),
             Change::DeleteBuilding(BUILDING.into()),
             Change::DeleteArea(GRID.into()),
             Change::DeleteArea(COMMUNITY.into()),
-            Change::DeleteWorker(WORKER.into()),
-            Change::DeleteArea("410699999999".into()),
         ])
         .await
         .expect("delete leaves first");
-    let counts = store.counts().await.expect("counts");
     assert_eq!(
-        (
-            counts.areas,
-            counts.buildings,
-            counts.houses,
-            counts.population,
-            counts.workers
-        ),
-        (3, 0, 0, 0, 0)
+        count(&conn, "SELECT count(*) FROM rtree_area_geom"),
+        4,
+        "deleted areas left the R-tree"
     );
-    let conn = Connection::open(store.path()).expect("open");
-    let indexed: i64 = conn
-        .query_row("SELECT count(*) FROM rtree_area_geom", [], |r| r.get(0))
-        .expect("rtree");
-    assert_eq!(indexed, 3, "deleted areas left the R-tree");
-}
-
-#[tokio::test]
-async fn events_stream_oldest_first() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(&temp_file(&dir, "events.gpkg"));
-    assert!(load_events(&store).await.is_empty());
-    store.apply(&full_batch()).await.expect("apply");
-    let mut events: Vec<Change> = [("E3", 3), ("E0", 20), ("E2", 2)]
-        .into_iter()
-        .map(|(code, day)| Change::UpsertEvent(event(code, day)))
-        .collect();
-    let mut no_transitions = event("E4", 4);
-    no_transitions.transitions.clear();
-    no_transitions.external_id = None;
-    events.push(Change::UpsertEvent(no_transitions.clone()));
-    store.apply(&events).await.expect("apply events");
-    let loaded = load_events(&store).await;
-    let codes: Vec<&str> = loaded.iter().map(|e| e.code.as_str()).collect();
-    assert_eq!(codes, ["E1", "E2", "E3", "E4", "E0"]);
-    assert_eq!(loaded[3], no_transitions);
-}
-
-#[tokio::test]
-async fn many_events_in_one_batch() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(&temp_file(&dir, "bulk.gpkg"));
-    store.apply(&full_batch()).await.expect("apply");
-    let batch: Vec<Change> = (0..120_000)
-        .map(|i| {
-            let mut e = event(&format!("B{i:07}"), 1);
-            e.external_id = Some(format!("bulk-{i}"));
-            e.reported_at = at(1, 0, i);
-            e.location = Point(
-                coord! { x: 114.0 + (i % 1000) as f64 * 1e-4, y: 35.5 + (i / 1000) as f64 * 1e-4 },
-            );
-            Change::UpsertEvent(e)
-        })
-        .collect();
-    let started = std::time::Instant::now();
-    store.apply(&batch).await.expect("bulk apply");
-    let elapsed = started.elapsed();
-    eprintln!(
-        "120000 events with 240000 transitions in {elapsed:?} ({:.0} events/s)",
-        120_000.0 / elapsed.as_secs_f64()
-    );
-    let mut chunks = Vec::new();
-    store
-        .load_events(&mut |chunk| chunks.push(chunk.len()))
-        .await
-        .expect("load");
-    assert_eq!(chunks, [50_000, 50_000, 20_001]);
+    assert_eq!(count(&conn, "SELECT count(*) FROM rtree_building_geom"), 0);
 }
 
 fn ogrinfo(args: &[&str]) -> (String, String) {
@@ -818,7 +407,7 @@ async fn gdal_reads_every_layer_without_complaint() {
     let (summary, stderr) = ogrinfo(&["-ro", "-so", "-al", file]);
     assert_eq!(stderr, "", "ogrinfo complained");
     for (layer, count) in [
-        ("area", 6),
+        ("area", 7),
         ("building", 1),
         ("event", 2),
         ("worker_fix", 1),
@@ -882,7 +471,7 @@ fn layer_section<'a>(output: &'a str, layer: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn the_generated_sample_city_round_trips_and_gdal_reads_it() {
+async fn gdal_reads_the_generated_sample_city() {
     let opts = GenerateOptions {
         scale: Scale::Sample,
         seed: 1,
@@ -892,66 +481,10 @@ async fn the_generated_sample_city_round_trips_and_gdal_reads_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_file(&dir, "sample.gpkg");
     let store = open(&path);
-    let summary = generate::generate_into(&store, &opts)
+    generate::generate_into(&store, &opts)
         .await
         .expect("generate into the store");
-    let city = generate::city(&opts).expect("city");
-    let expected = &city.dataset;
-
-    let data = store.load().await.expect("load");
-    assert_eq!(
-        sorted_by(&data.areas, |a| a.code.clone()),
-        sorted_by(&expected.areas, |a| a.code.clone())
-    );
-    assert_eq!(
-        sorted_by(&data.buildings, |b| b.code.clone()),
-        sorted_by(&expected.buildings, |b| b.code.clone())
-    );
-    assert_eq!(
-        sorted_by(&data.houses, |h| h.code.clone()),
-        sorted_by(&expected.houses, |h| h.code.clone())
-    );
-    assert_eq!(
-        sorted_by(&data.population, |p| p.house_code.clone()),
-        sorted_by(&expected.population, |p| p.house_code.clone())
-    );
-    assert_eq!(
-        sorted_by(&data.workers, |w| w.code.clone()),
-        sorted_by(&expected.workers, |w| w.code.clone())
-    );
-    let events = load_events(&store).await;
-    let generated: Vec<Event> = generate::events(&city, &opts).flatten().collect();
-    assert_eq!(
-        sorted_by(&events, |e| e.code.clone()),
-        sorted_by(&generated, |e| e.code.clone())
-    );
-    assert!(
-        events
-            .windows(2)
-            .all(|w| w[0].reported_at <= w[1].reported_at),
-        "events stream oldest first"
-    );
     let counts = store.counts().await.expect("counts");
-    assert_eq!(
-        (
-            counts.areas,
-            counts.buildings,
-            counts.houses,
-            counts.population,
-            counts.events,
-            counts.workers,
-            counts.worker_fixes
-        ),
-        (
-            summary.areas,
-            summary.buildings,
-            summary.houses,
-            summary.population_rows,
-            summary.events,
-            summary.workers,
-            summary.worker_fixes
-        )
-    );
     drop(store);
 
     let (summary_text, stderr) =

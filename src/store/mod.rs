@@ -44,10 +44,12 @@ pub trait Store: Send + Sync {
     /// A short name for logs and metrics (`postgis`, `gpkg`).
     fn name(&self) -> &'static str;
 
-    /// Loads everything the engine needs at start-up (events and fixes excluded).
+    /// Loads everything the engine needs at start-up (events and fixes excluded). Areas come
+    /// parents first (by level, then code); other records in any order.
     async fn load(&self) -> Result<Dataset, StoreError>;
 
-    /// Streams all stored events, oldest first, in chunks, to `sink`, each with its steps.
+    /// Streams all stored events, oldest first (events reported at the same instant in any
+    /// order), in chunks, to `sink`, each with its steps.
     async fn load_events(
         &self,
         sink: &mut (dyn FnMut(Vec<Event>) + Send),
@@ -63,8 +65,20 @@ pub trait Store: Send + Sync {
         self.load_events(sink).await
     }
 
-    /// Applies a batch of changes in one transaction; returns only after the commit.
-    /// On error nothing of the batch is stored.
+    /// Applies a batch of changes in one transaction, in batch order; returns only after the
+    /// commit. On error nothing of the batch is stored.
+    ///
+    /// Upserts replace the record of their key (an event's transitions with the new list); a
+    /// fix already stored for its worker and instant adds no row; deleting what is not stored
+    /// is a no-op, and deleting a house deletes its population counts. Times are kept to the
+    /// millisecond at least. Refused as [`StoreError::Data`], naming the record: a building
+    /// whose community (its first 12 code digits) is not stored, a house without its
+    /// building, a population without its house, a fix without its worker, a second event
+    /// with the same (source, external_id), and deleting an area with child areas, a
+    /// community with buildings or a building with houses. A backend may refuse more
+    /// (PostGIS: the CHECK constraints of `migrations/`, which also hold for other writers).
+    ///
+    /// `tests/store_contract.rs` runs these promises against every backend.
     async fn apply(&self, changes: &[Change]) -> Result<(), StoreError>;
 
     /// Row counts per table.

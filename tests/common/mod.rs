@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod gdal;
+pub mod records;
 
 /// The PostgreSQL server the suite uses (set by `scripts/test`): a URL without a database name
 /// part that the tests may replace, e.g. `postgres://postgres@127.0.0.1:5432`.

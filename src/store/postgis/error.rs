@@ -68,12 +68,24 @@ pub(crate) fn offending_row(e: &tokio_postgres::Error) -> Option<String> {
     Some(format!("with {}", &key[..=end]))
 }
 
-/// A failed write of `kind` records, naming the offending row where the server tells it.
+/// A failed write of `kind` records, naming the offending row where the server tells it: bad
+/// data when a constraint refused it (as the GeoPackage store says), else a failed query.
 pub(crate) fn write_error(kind: &str, e: &tokio_postgres::Error) -> StoreError {
-    match offending_row(e) {
-        Some(row) => StoreError::Query(format!("cannot write {kind} {row}: {}", describe(e))),
-        None => StoreError::Query(format!("cannot write {kind} records: {}", describe(e))),
+    let message = match offending_row(e) {
+        Some(row) => format!("cannot write {kind} {row}: {}", describe(e)),
+        None => format!("cannot write {kind} records: {}", describe(e)),
+    };
+    if is_constraint_violation(e) {
+        StoreError::Data(message)
+    } else {
+        StoreError::Query(message)
     }
+}
+
+/// Whether the server refused a row for breaking a constraint (SQLSTATE class 23: CHECK,
+/// UNIQUE, foreign key, NOT NULL).
+fn is_constraint_violation(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|code| code.code().starts_with("23"))
 }
 
 /// A failed read or housekeeping statement.

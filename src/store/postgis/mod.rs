@@ -13,6 +13,7 @@ mod events;
 mod listen;
 mod migrate;
 mod read;
+mod references;
 mod rows;
 mod write;
 
@@ -175,7 +176,7 @@ impl Store for PostgisStore {
             .await
             .map_err(|e| query_error("cannot export the load snapshot", &e))?
             .get(0);
-        let (areas, buildings, houses, population, workers, basemap) = tokio::try_join!(
+        let (mut areas, buildings, houses, population, workers, basemap) = tokio::try_join!(
             read::AREAS.select(&*tx, Filter::All),
             self.read_in_snapshot(&read::BUILDINGS, &snapshot),
             self.read_in_snapshot(&read::HOUSES, &snapshot),
@@ -186,6 +187,7 @@ impl Store for PostgisStore {
         tx.commit()
             .await
             .map_err(|e| query_error("cannot finish reading", &e))?;
+        areas.sort_unstable_by(|a, b| (a.level, &a.code).cmp(&(b.level, &b.code)));
         Ok(Dataset {
             areas,
             buildings,

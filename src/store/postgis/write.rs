@@ -18,6 +18,7 @@ use tokio_postgres::types::ToSql;
 
 use super::copy;
 use super::error::{pool_error, query_error, write_error};
+use super::references;
 use super::rows::ewkb;
 use crate::model::{
     Area, BasemapFeature, Building, Change, Event, House, Population, Worker, WorkerFix,
@@ -73,6 +74,8 @@ async fn write_run(tx: &Transaction<'_>, run: &[Change]) -> Result<(), StoreErro
         }
         Change::UpsertBuilding(_) => {
             let buildings = latest_of!(run, Change::UpsertBuilding, code);
+            let codes: Vec<&str> = buildings.iter().map(|b| b.code.as_str()).collect();
+            references::communities_stored(tx, &codes).await?;
             chunked(&buildings, |chunk| upsert_buildings(tx, chunk)).await
         }
         Change::UpsertHouse(_) => {
@@ -95,9 +98,22 @@ async fn write_run(tx: &Transaction<'_>, run: &[Change]) -> Result<(), StoreErro
             let features = latest_of!(run, Change::UpsertBasemap, code);
             chunked(&features, |chunk| upsert_basemap(tx, chunk)).await
         }
-        Change::InsertFix(_) => insert_fixes(tx, &fixes_of(run)).await,
-        Change::DeleteArea(_) => delete(tx, "area", &deleted_codes(run)).await,
-        Change::DeleteBuilding(_) => delete(tx, "building", &deleted_codes(run)).await,
+        Change::InsertFix(_) => {
+            let fixes = fixes_of(run);
+            let workers: BTreeSet<&str> = fixes.iter().map(|f| f.worker_code.as_str()).collect();
+            references::workers_stored(tx, &Vec::from_iter(workers)).await?;
+            insert_fixes(tx, &fixes).await
+        }
+        Change::DeleteArea(_) => {
+            let codes = deleted_codes(run);
+            references::areas_deletable(tx, &codes).await?;
+            delete(tx, "area", &codes).await
+        }
+        Change::DeleteBuilding(_) => {
+            let codes = deleted_codes(run);
+            references::buildings_deletable(tx, &codes).await?;
+            delete(tx, "building", &codes).await
+        }
         Change::DeleteHouse(_) => delete(tx, "house", &deleted_codes(run)).await,
         Change::DeleteWorker(_) => delete(tx, "worker", &deleted_codes(run)).await,
         Change::DeleteBasemap(_) => delete(tx, "basemap", &deleted_codes(run)).await,
@@ -667,7 +683,8 @@ async fn insert_fixes(tx: &Transaction<'_>, fixes: &[&WorkerFix]) -> Result<(), 
     Ok(())
 }
 
-/// Deletes rows by code; houses and population of a deleted building go with it (cascade).
+/// Deletes rows by code (the population of a deleted house goes with it); the run was checked
+/// by [`references`] first.
 async fn delete(tx: &Transaction<'_>, table: &str, codes: &[&str]) -> Result<(), StoreError> {
     tx.execute(
         &format!("DELETE FROM {table} WHERE code = ANY($1)"),
