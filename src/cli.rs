@@ -165,7 +165,7 @@ pub struct TokenArgs {
     /// Comma-separated roles: viewer, analyst, dispatcher, admin, device.
     #[arg(long, value_delimiter = ',', required = true)]
     pub roles: Vec<String>,
-    /// Lifetime, e.g. 30d, 12h, 15m.
+    /// Lifetime, e.g. 30d, 12h, 15m; at most 365d (the service refuses longer-lived tokens).
     #[arg(long, default_value = "30d")]
     pub ttl: String,
     /// The subject (who the token is for).

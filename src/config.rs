@@ -1,8 +1,9 @@
 //! Service configuration: a TOML file, then the environment, then command-line flags, each
 //! overriding the one before (DESIGN.md "Surface").
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -16,6 +17,12 @@ pub const DEFAULT_TILE_CACHE_MB: usize = 256;
 pub const DEFAULT_TILE_MAX_AGE_S: u32 = 60;
 /// Where the fonts of map labels are looked for by default (Debian's TrueType fonts).
 pub const DEFAULT_FONTS_DIR: &str = "/usr/share/fonts/truetype";
+/// The default time a client has to send a request's line and headers, in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_S: u64 = 10;
+/// The default time a connection may stay open with no request, in seconds.
+pub const DEFAULT_IDLE_TIMEOUT_S: u64 = 60;
+/// The default number of connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Why the configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +38,10 @@ pub enum ConfigError {
     Listen(String),
     #[error("invalid [event_deadlines] in the config file: {0}")]
     Deadlines(String),
+    #[error("{key} in the config file must be at least 1")]
+    Zero { key: &'static str },
+    #[error("trusted_proxies entry {0:?} is not an IP address or network such as 127.0.0.1 or 10.0.0.0/8")]
+    TrustedProxy(String),
 }
 
 /// Settings that may appear in the config file (every field optional).
@@ -57,6 +68,65 @@ pub struct FileConfig {
     /// Event deadline hours over the built-in `events/deadlines.toml` (same shape:
     /// `[event_deadlines.default]`, `[event_deadlines.category."0102"]`).
     pub event_deadlines: Option<crate::model::deadline::Deadlines>,
+    /// Seconds a client has to send a request's line and headers before it is disconnected.
+    pub header_read_timeout_s: Option<u64>,
+    /// Seconds a connection may stay open with no request in progress.
+    pub idle_timeout_s: Option<u64>,
+    /// Connections served at once; more wait in the listen queue until one closes.
+    pub max_connections: Option<usize>,
+    /// Addresses or networks of the reverse proxies whose `X-Forwarded-*` headers are believed
+    /// (e.g. `["127.0.0.1/32"]`); from anyone else those headers are dropped. Default: none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// How long connections may take and how many are served at once (see `serve::http`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time from a request's first byte (or a connection's opening) to its last header.
+    pub header_read_timeout: Duration,
+    /// Time a connection may stay open with no request in progress.
+    pub idle_timeout: Duration,
+    /// Connections served at once, over every core.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_S),
+            idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_S),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// The reverse proxies whose `X-Forwarded-*` headers are believed: a request from any other
+/// address could claim any host or scheme and have it written into the links it is served.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Parses addresses (`127.0.0.1`, `::1`) and networks (`10.0.0.0/8`).
+    pub fn parse(entries: &[String]) -> Result<TrustedProxies, ConfigError> {
+        entries
+            .iter()
+            .map(|e| {
+                let text = e.trim();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ConfigError::TrustedProxy(e.clone()))
+            })
+            .collect::<Result<_, _>>()
+            .map(TrustedProxies)
+    }
+
+    /// Whether a connection from `peer` comes from a trusted proxy (an IPv4 peer seen on an
+    /// IPv6 socket as `::ffff:a.b.c.d` counts as `a.b.c.d`).
+    pub fn contains(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.0.iter().any(|net| net.contains(&peer))
+    }
 }
 
 /// One API key in the config file: its SHA-256 (never the key), a name for logs, the
@@ -112,6 +182,10 @@ pub struct Config {
     pub api_keys: Vec<ApiKeyConfig>,
     /// Event deadline hours: the built-in table with the config file's entries on top.
     pub event_deadlines: crate::model::deadline::Deadlines,
+    /// Timeouts and the cap of HTTP connections.
+    pub connections: ConnectionLimits,
+    /// The proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Values given on the command line or in the environment (clap merges the two; flags win).
@@ -131,6 +205,8 @@ impl Config {
             Some(path) => FileConfig::read(path)?,
             None => FileConfig::default(),
         };
+        let connections = connection_limits(&file)?;
+        let trusted_proxies = TrustedProxies::parse(&file.trusted_proxies)?;
         let listen_text = over
             .listen
             .clone()
@@ -162,7 +238,43 @@ impl Config {
                 &file.event_deadlines.unwrap_or_default(),
             )
             .map_err(ConfigError::Deadlines)?,
+            connections,
+            trusted_proxies,
         })
+    }
+}
+
+/// The connection limits of the file, each defaulted and none zero.
+fn connection_limits(file: &FileConfig) -> Result<ConnectionLimits, ConfigError> {
+    let seconds = |value, default, key| at_least_one(value, default, key).map(Duration::from_secs);
+    Ok(ConnectionLimits {
+        header_read_timeout: seconds(
+            file.header_read_timeout_s,
+            DEFAULT_HEADER_READ_TIMEOUT_S,
+            "header_read_timeout_s",
+        )?,
+        idle_timeout: seconds(
+            file.idle_timeout_s,
+            DEFAULT_IDLE_TIMEOUT_S,
+            "idle_timeout_s",
+        )?,
+        max_connections: at_least_one(
+            file.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+            "max_connections",
+        )?,
+    })
+}
+
+/// `value`, or `default` when it is not given; an error naming `key` when it is zero.
+fn at_least_one<T: Copy + Default + PartialEq>(
+    value: Option<T>,
+    default: T,
+    key: &'static str,
+) -> Result<T, ConfigError> {
+    match value {
+        Some(v) if v == T::default() => Err(ConfigError::Zero { key }),
+        v => Ok(v.unwrap_or(default)),
     }
 }
 
@@ -188,6 +300,59 @@ mod tests {
         assert_eq!(c.tile_cache_bytes, DEFAULT_TILE_CACHE_MB * 1024 * 1024);
         assert_eq!(c.tile_max_age_s, DEFAULT_TILE_MAX_AGE_S);
         assert_eq!(c.fonts_dir, PathBuf::from(DEFAULT_FONTS_DIR));
+        assert_eq!(c.connections, ConnectionLimits::default());
+        assert_eq!(c.connections.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.connections.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.connections.max_connections, 10_000);
+        assert!(!c.trusted_proxies.contains("127.0.0.1".parse().expect("ip")));
+    }
+
+    /// The configuration of a file holding `text`.
+    fn from_file(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, text).expect("write");
+        Config::build(&Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        })
+    }
+
+    #[test]
+    fn connection_limits_from_file() {
+        let c = from_file("header_read_timeout_s = 3\nidle_timeout_s = 30\nmax_connections = 50\n")
+            .expect("config");
+        assert_eq!(
+            c.connections,
+            ConnectionLimits {
+                header_read_timeout: Duration::from_secs(3),
+                idle_timeout: Duration::from_secs(30),
+                max_connections: 50,
+            }
+        );
+        for key in ["header_read_timeout_s", "idle_timeout_s", "max_connections"] {
+            let err = from_file(&format!("{key} = 0\n")).expect_err("zero");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_from_file() {
+        let c = from_file("trusted_proxies = [\"10.1.0.0/16\", \"127.0.0.1\", \"::1\"]\n")
+            .expect("config");
+        for (peer, trusted) in [
+            ("10.1.200.3", true),
+            ("10.2.0.1", false),
+            ("127.0.0.1", true),
+            ("::ffff:127.0.0.1", true),
+            ("127.0.0.2", false),
+            ("::1", true),
+        ] {
+            let ip: IpAddr = peer.parse().expect("ip");
+            assert_eq!(c.trusted_proxies.contains(ip), trusted, "{peer}");
+        }
+        let err = from_file("trusted_proxies = [\"localhost\"]\n").expect_err("a name");
+        assert!(err.to_string().contains("localhost"), "{err}");
     }
 
     #[test]

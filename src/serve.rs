@@ -158,8 +158,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let (tx, rx) = oneshot::channel::<()>();
     let app = api::router(state);
     let metrics_upkeep = api::metrics::keep_up();
+    let (connections, trusted_proxies) = (config.connections, config.trusted_proxies.clone());
     let task = tokio::spawn(async move {
-        let served = http::serve_per_core(listener, app, async {
+        let rules = http::ConnectionRules {
+            limits: connections,
+            trusted_proxies,
+        };
+        let served = http::serve_per_core(listener, app, rules, async {
             let _ = rx.await;
         })
         .await;

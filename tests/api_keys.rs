@@ -183,6 +183,20 @@ async fn origin_bound_unknown_keys_and_the_data_api_are_refused() {
         (401, "bad_api_key")
     );
 
+    // A key named twice is an error, not an anonymous request.
+    let twice = get(
+        &server,
+        &format!("/tiles/boundaries?key={CITY_KEY}&key=gmk_other"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (twice.status, twice.error_code().as_str()),
+        (400, "repeated_key")
+    );
+    let twice_empty = get(&server, "/tiles/boundaries?key=&key=", &[]).await;
+    assert_eq!(twice_empty.status, 400);
+
     let lookup = get(
         &server,
         "/api/lookup?lon=114.297&lat=35.748",

@@ -14,9 +14,11 @@ use serde_json::Value;
 
 async fn gpkg_server(dir: &tempfile::TempDir) -> Server {
     let path = common::sample_copy(dir.path());
-    serve::start(&common::test_config(StoreLocation::Gpkg(path)))
-        .await
-        .expect("server starts")
+    let mut config = common::test_config(StoreLocation::Gpkg(path));
+    // The tests also play the reverse proxy, whose X-Forwarded-* headers are believed.
+    config.trusted_proxies =
+        gridmap::config::TrustedProxies::parse(&["127.0.0.1".into()]).expect("trusted proxies");
+    serve::start(&config).await.expect("server starts")
 }
 
 /// Status, content type and body of `GET path` with extra headers.

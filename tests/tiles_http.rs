@@ -23,6 +23,9 @@ async fn server_with(public_url: Option<&str>) -> (tempfile::TempDir, Server) {
     let path = common::sample_copy(dir.path());
     let mut config = common::test_config(StoreLocation::Gpkg(path));
     config.public_url = public_url.map(str::to_string);
+    // The tests also play the reverse proxy, whose X-Forwarded-* headers are believed.
+    config.trusted_proxies =
+        gridmap::config::TrustedProxies::parse(&["127.0.0.1".into()]).expect("trusted proxies");
     let server = serve::start(&config).await.expect("server starts");
     (dir, server)
 }

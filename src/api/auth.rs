@@ -62,6 +62,8 @@ pub struct Claims {
     pub sub: String,
     /// The jurisdiction: an area code; everything whose code has its prefix is inside.
     pub scope: String,
+    /// Missing reads as none, which [`Auth`] refuses with 403 `no_roles`.
+    #[serde(default)]
     pub roles: Vec<Role>,
     pub exp: i64,
     pub iat: i64,
@@ -103,9 +105,16 @@ pub enum TokenError {
     Scope(String),
     #[error("a token needs at least one role")]
     NoRoles,
+    #[error("a token may live at most {MAX_TOKEN_DAYS} days (the service refuses longer ones); use a shorter --ttl")]
+    TooLong,
     #[error("cannot sign the token: {0}")]
     Sign(String),
 }
+
+/// The longest a token may live: the service refuses a token whose `exp` is further ahead, and
+/// [`Auth::issue`] does not make one. A leaked token is good until it expires and HS256 tokens
+/// cannot be revoked one by one, so "valid for ten years" is refused rather than trusted.
+pub const MAX_TOKEN_DAYS: i64 = 365;
 
 /// How many verified tokens [`Auth`] remembers; past this, it forgets them all and starts over
 /// (a tile client sends the same token hundreds of times a minute, so the set stays small).
@@ -140,7 +149,7 @@ impl Auth {
         Auth {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
-            validation: Validation::new(Algorithm::HS256),
+            validation: validation(),
             verified: RwLock::new(HashMap::new()),
         }
     }
@@ -161,6 +170,9 @@ impl Auth {
         validate_code(scope).map_err(|e| TokenError::Scope(e.to_string()))?;
         if roles.is_empty() {
             return Err(TokenError::NoRoles);
+        }
+        if ttl > chrono::Duration::days(MAX_TOKEN_DAYS) {
+            return Err(TokenError::TooLong);
         }
         let now = Utc::now().timestamp();
         let claims = Claims {
@@ -207,13 +219,28 @@ impl Auth {
         (v.exp >= Utc::now().timestamp().saturating_sub(leeway)).then(|| v.principal.clone())
     }
 
-    /// The signature and claims check of `jsonwebtoken`, and the scope's form.
+    /// The signature and claims check of `jsonwebtoken` (with `nbf`), an `exp` at most
+    /// [`MAX_TOKEN_DAYS`] ahead, the scope's form and at least one role.
     fn verify_fully(&self, token: &str) -> Result<Verified, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))?;
         let c = data.claims;
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(0);
+        let latest_exp = Utc::now().timestamp() + MAX_TOKEN_DAYS * 86_400 + leeway;
+        if c.exp > latest_exp {
+            return Err(ApiError::unauthorized(format!(
+                "invalid token: it expires more than {MAX_TOKEN_DAYS} days from now; ask for a token with a shorter lifetime"
+            )));
+        }
         validate_code(&c.scope)
             .map_err(|e| ApiError::unauthorized(format!("token scope is not an area code: {e}")))?;
+        if c.roles.is_empty() {
+            return Err(ApiError {
+                status: axum::http::StatusCode::FORBIDDEN,
+                code: "no_roles",
+                message: "this token grants no role, so it may read nothing; ask for a token with a role (viewer, analyst, dispatcher, admin or device)".into(),
+            });
+        }
         Ok(Verified {
             exp: c.exp,
             principal: Arc::new(Principal {
@@ -223,6 +250,14 @@ impl Auth {
             }),
         })
     }
+}
+
+/// What a token must satisfy besides its signature: HS256, not expired and not before its
+/// `nbf` (each with `jsonwebtoken`'s leeway of a minute for clock skew).
+fn validation() -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_nbf = true;
+    validation
 }
 
 /// Parses a duration such as `30d`, `12h`, `15m`, `90s`.
@@ -307,6 +342,76 @@ mod tests {
             auth.verify(&expired).map_err(|e| e.code),
             Err("unauthorized")
         );
+    }
+
+    /// A token signed with `secret` holding exactly `claims`.
+    fn signed(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .expect("sign")
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let now = Utc::now().timestamp();
+        let claims = |nbf: i64| {
+            serde_json::json!({"sub": "x", "scope": "410611", "roles": ["viewer"],
+                "iat": now, "exp": now + 7200, "nbf": nbf})
+        };
+        let auth = Auth::new("secret");
+        let early = auth.verify(&signed(claims(now + 3600))).unwrap_err();
+        assert_eq!(early.code, "unauthorized");
+        assert!(early.message.contains("Immature"), "{}", early.message);
+        assert!(auth.verify(&signed(claims(now - 10))).is_ok());
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_bound_is_refused_and_not_made() {
+        let now = Utc::now().timestamp();
+        let claims = |exp: i64| {
+            serde_json::json!({"sub": "x", "scope": "410611", "roles": ["viewer"],
+                "iat": now, "exp": exp})
+        };
+        let auth = Auth::new("secret");
+        let far = auth
+            .verify(&signed(claims(now + 20 * 365 * 86_400)))
+            .unwrap_err();
+        assert_eq!(far.code, "unauthorized");
+        assert!(far.message.contains("365 days"), "{}", far.message);
+        assert!(auth
+            .verify(&signed(claims(now + MAX_TOKEN_DAYS * 86_400)))
+            .is_ok());
+        let too_long = chrono::Duration::days(MAX_TOKEN_DAYS + 1);
+        assert!(matches!(
+            auth.issue("x", "410611", &[Role::Viewer], too_long),
+            Err(TokenError::TooLong)
+        ));
+        let longest = chrono::Duration::days(MAX_TOKEN_DAYS);
+        let t = auth
+            .issue("x", "410611", &[Role::Viewer], longest)
+            .expect("a year is allowed");
+        assert!(auth.verify(&t).is_ok());
+    }
+
+    #[test]
+    fn a_token_without_roles_is_forbidden() {
+        let now = Utc::now().timestamp();
+        let auth = Auth::new("secret");
+        for roles in [serde_json::json!([]), serde_json::Value::Null] {
+            let mut claims = serde_json::json!({"sub": "x", "scope": "410611",
+                "iat": now, "exp": now + 600});
+            if !roles.is_null() {
+                claims["roles"] = roles;
+            }
+            let e = auth.verify_shared(&signed(claims)).unwrap_err();
+            assert_eq!(
+                (e.status, e.code),
+                (axum::http::StatusCode::FORBIDDEN, "no_roles")
+            );
+        }
     }
 
     #[test]

@@ -102,3 +102,62 @@ pub async fn no_route(uri: axum::http::Uri) -> ApiError {
 pub fn bad_query(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
     ApiError::bad_request("bad_query", rejection.body_text())
 }
+
+/// Turns axum's JSON body rejections into our JSON error shape: a body over the size limit is
+/// a 413 `body_too_large`, anything else (not JSON, wrong shape, no JSON content type) a 400
+/// `bad_json`.
+pub fn bad_json(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::body_too_large();
+    }
+    ApiError::bad_request("bad_json", rejection.body_text())
+}
+
+/// The largest request body accepted: axum's default limit, which the router keeps, and what
+/// `serve::http` refuses up front when a request declares a longer `Content-Length`.
+pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+impl ApiError {
+    /// A 413 for a request body over [`BODY_LIMIT_BYTES`].
+    pub fn body_too_large() -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "body_too_large",
+            message: format!(
+                "the request body is larger than the {} MiB the service accepts; send fewer events per request",
+                BODY_LIMIT_BYTES / (1024 * 1024)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::FromRequest;
+    use axum::http::{header, Request};
+
+    async fn rejection(body: Vec<u8>) -> axum::extract::rejection::JsonRejection {
+        let request = Request::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        Json::<serde_json::Value>::from_request(request, &())
+            .await
+            .expect_err("rejected")
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_a_413_and_other_bad_bodies_a_400() {
+        let mut big = b"[".to_vec();
+        big.resize(BODY_LIMIT_BYTES + 1, b' ');
+        let e = bad_json(rejection(big).await);
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+        );
+        let e = bad_json(rejection(b"{not json".to_vec()).await);
+        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "bad_json"));
+    }
+}

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Principal, Role};
-use super::error::{bad_query, ApiError};
+use super::error::{bad_json, bad_query, ApiError};
 use super::AppState;
 use crate::crs::{self, Crs};
 use crate::engine::events::{card_at, overdue_at, Card};
@@ -87,7 +87,7 @@ pub async fn ingest(
     if !(principal.has_role(Role::Dispatcher) || principal.has_role(Role::Device)) {
         return Err(ApiError::forbidden_role("dispatcher, device or admin"));
     }
-    let Json(body) = body.map_err(|e| ApiError::bad_request("bad_json", e.body_text()))?;
+    let Json(body) = body.map_err(bad_json)?;
     let (items, all_or_nothing, single) = split_body(body)?;
     let now = state.clock.now();
     let checked: Vec<Result<Event, EventError>> = items
@@ -388,7 +388,7 @@ pub async fn transition(
     if !principal.has_role(Role::Dispatcher) {
         return Err(ApiError::forbidden_role("dispatcher or admin"));
     }
-    let Json(body) = body.map_err(|e| ApiError::bad_request("bad_json", e.body_text()))?;
+    let Json(body) = body.map_err(bad_json)?;
     let event = scoped_event(&state, &principal, &code).await?;
     let action = Action::parse(&body.action).ok_or_else(|| {
         let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();

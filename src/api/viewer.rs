@@ -1,13 +1,12 @@
 //! The caller of a map request (tiles, TileJSON, styles): anonymous, a bearer token, or an API
 //! key (`?key=` or `X-Api-Key`, see [`super::api_key`]). A credential that does not check out
-//! is refused (401/403), never treated as anonymous.
+//! is refused (401/403), never treated as anonymous; nor is a query naming `key` twice (400).
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query};
-use axum::http::header;
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::Deserialize;
+use axum::http::{header, Uri};
 
 use super::api_key::API_KEY_HEADER;
 use super::auth::{bearer, Principal};
@@ -24,11 +23,6 @@ pub struct Viewer {
     pub url_key: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct KeyQuery {
-    key: Option<String>,
-}
-
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
 
@@ -42,10 +36,7 @@ impl FromRequestParts<AppState> for Viewer {
                 url_key: None,
             });
         }
-        let url_key = Query::<KeyQuery>::try_from_uri(&parts.uri)
-            .ok()
-            .and_then(|q| q.0.key)
-            .filter(|k| !k.is_empty());
+        let url_key = url_key(&parts.uri)?.filter(|k| !k.is_empty());
         let header_key = parts
             .headers
             .get(API_KEY_HEADER)
@@ -60,6 +51,21 @@ impl FromRequestParts<AppState> for Viewer {
             url_key: if header_key.is_some() { None } else { url_key },
         })
     }
+}
+
+/// The `key` parameter of the query, if any; 400 `repeated_key` when it is given more than
+/// once (which key would be meant is a guess, and guessing "none" served anonymous answers).
+fn url_key(uri: &Uri) -> Result<Option<String>, ApiError> {
+    let query = uri.query().unwrap_or_default();
+    let mut keys = form_urlencoded::parse(query.as_bytes()).filter(|(name, _)| name == "key");
+    let first = keys.next().map(|(_, value)| value.into_owned());
+    if keys.next().is_some() {
+        return Err(ApiError::bad_request(
+            "repeated_key",
+            "the query names `key` more than once; send one API key",
+        ));
+    }
+    Ok(first)
 }
 
 impl Viewer {
@@ -96,5 +102,27 @@ impl Viewer {
     /// `(name, value)` pairs to add to the query of URLs handed back to this caller.
     pub fn url_params(&self) -> Vec<(&'static str, String)> {
         self.url_key.iter().map(|k| ("key", k.clone())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(uri: &str) -> Result<Option<String>, &'static str> {
+        url_key(&uri.parse().expect("uri")).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn the_key_parameter_is_read_once() {
+        assert_eq!(key_of("/tiles/boundaries"), Ok(None));
+        assert_eq!(key_of("/tiles/boundaries?x=1"), Ok(None));
+        assert_eq!(
+            key_of("/tiles/boundaries?key=a%2Bb"),
+            Ok(Some("a+b".into()))
+        );
+        assert_eq!(key_of("/t?key=a&key=b"), Err("repeated_key"));
+        assert_eq!(key_of("/t?key=a&key="), Err("repeated_key"));
+        assert_eq!(key_of("/t?key=&key=a"), Err("repeated_key"));
     }
 }

@@ -113,6 +113,8 @@ pub fn test_config(store: StoreLocation) -> Config {
         fonts_dir: gridmap::config::DEFAULT_FONTS_DIR.into(),
         api_keys: Vec::new(),
         event_deadlines: gridmap::model::deadline::Deadlines::builtin(),
+        connections: gridmap::config::ConnectionLimits::default(),
+        trusted_proxies: gridmap::config::TrustedProxies::default(),
     }
 }
 
