@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use gridmap::api::styles::style_names;
 use gridmap::config::StoreLocation;
+use gridmap::glyphs::{Fontstack, Glyphs, BUFFER_PX};
 use gridmap::serve::{self, Server};
-use gridmap::tiles::glyphs::{Fontstack, Glyphs, BUFFER_PX};
 use prost::Message;
 use serde_json::Value;
 

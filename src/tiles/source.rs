@@ -11,8 +11,8 @@ use geo::BoundingRect;
 use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 
 use super::encode::TagValue;
-use super::simplify::Ring;
-use super::tile_id::TileFrame;
+use super::simplify_shared_borders::Ring;
+use super::tile_frame::TileFrame;
 use super::tileset::LayerDef;
 use crate::engine::{basemap_bounds, Snapshot};
 use crate::model::{Area, BasemapFeature, Change};

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use prost::Message;
 use sdf_glyph_renderer::{clamp_to_u8, BitmapGlyph};
 
-use super::cache::etag_of;
+use crate::tiles::coding::etag_of;
 
 /// Pixels per em of the rendered glyphs (what MapLibre expects: it scales from 24 px).
 pub const FONT_SIZE_PX: f32 = 24.0;
