@@ -8,6 +8,8 @@
 //! for); the answer picks brotli, gzip or identity from Accept-Encoding and carries a strong ETag
 //! of the uncompressed bytes. `?crs=gcj02` serves the
 //! same tiles in the GCJ-02 grid (for AMap/Tencent basemaps), cached apart from the plain ones.
+//! Serving a tile (cache, where it renders, compression) is [`crate::tiles::service`]; this
+//! file is its HTTP face: the address, the caller, the headers and the status codes.
 //!
 //! Event tilesets (`events`, `heatmap`) take filters: `from`, `to` (RFC 3339, or `YYYY-MM-DD`:
 //! `from` at the start of that UTC day, `to` at the end of it), `status` and `category` (comma
