@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
+use gridmap::crs::tile::TileId;
 use gridmap::engine::EventLoader;
 use gridmap::generate::events::anchor;
 use gridmap::store::postgis::PostgisStore;
 use gridmap::store::Store;
-use gridmap::tiles::tile_id::TileId;
 use gridmap::tiles::vector_tile;
 use prost::Message;
 use tokio_postgres::{Client, NoTls};

@@ -10,6 +10,7 @@ pub mod config;
 pub mod crs;
 pub mod engine;
 pub mod generate;
+pub mod glyphs;
 pub mod import;
 pub mod model;
 pub mod serve;

@@ -15,12 +15,12 @@ use crate::api::{self, AppState, Services};
 use crate::config::{Config, StoreLocation, DEFAULT_DATA};
 use crate::engine::{Engine, EventLoader};
 use crate::generate::{self, GenerateOptions, Scale};
+use crate::glyphs::{GlyphStore, DEFAULT_CACHE_BYTES};
 use crate::model::Change;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::Store;
 use crate::tiles::cache::TileCache;
-use crate::tiles::glyphs::{GlyphStore, DEFAULT_CACHE_BYTES};
 use crate::tiles::Tilesets;
 use crate::write::WritePath;
 

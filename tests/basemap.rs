@@ -17,9 +17,10 @@ use gridmap::serve::{self, Server};
 use gridmap::store::gpkg::GpkgStore;
 use gridmap::store::postgis::PostgisStore;
 use gridmap::store::Store;
-use gridmap::tiles::cache::{
-    etag_of, tile_range, tileset_buffer_units, TileAddr, TileRange, PUBLIC_SCOPE,
-};
+use gridmap::tiles::cache::{TileAddr, PUBLIC_SCOPE};
+use gridmap::tiles::coding::etag_of;
+use gridmap::tiles::invalidate::{tile_range, tileset_buffer_units};
+use gridmap::tiles::TileRange;
 use gridmap::tiles::{render_tile, TileCrs, TileId};
 
 fn road(code: &str, kind: BasemapKind, line: LineString<f64>) -> BasemapFeature {

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use gridmap::api::styles::style_names;
 use gridmap::config::StoreLocation;
+use gridmap::glyphs::{Fontstack, GlyphRange, GlyphStore, Glyphs, BUFFER_PX};
 use gridmap::serve::{self, Server};
-use gridmap::tiles::glyphs::{Fontstack, Glyphs, BUFFER_PX};
 use prost::Message;
 use serde_json::Value;
 
@@ -111,6 +111,38 @@ async fn glyphs_are_gzipped_when_accepted() {
     .expect("gunzip");
     assert_eq!(unzipped, plain.as_ref());
     server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn made_up_font_names_cost_no_render_and_share_one_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server(&dir).await;
+    let url = |stack: &str| format!("{}/fonts/{stack}/256-511.pbf", server.url());
+    let first = get(&url("DejaVu%20Sans"), &[]).await;
+    assert_eq!(first.status(), 200);
+    let etag = header(&first, "etag");
+    let bytes = first.bytes().await.expect("body");
+    for n in 0..20 {
+        let resp = get(&url(&format!("DejaVu%20Sans,Made%20Up%20{n}")), &[]).await;
+        assert_eq!(resp.status(), 200, "a missing name is passed over");
+        assert_eq!(header(&resp, "etag"), etag, "made-up name {n}");
+        assert_eq!(resp.bytes().await.expect("body"), bytes);
+        let resp = get(&url(&format!("Made%20Up%20{n}")), &[]).await;
+        assert_eq!(resp.status(), 404);
+        assert_eq!(error_code(resp).await, "unknown_font");
+    }
+    server.stop().await.expect("stop");
+
+    // The store behind the route: one render for the stack whatever names are added to it.
+    let store = GlyphStore::new(gridmap::config::DEFAULT_FONTS_DIR, 1 << 20);
+    let range = GlyphRange::parse("256-511").expect("range");
+    store.range("DejaVu Sans", range).expect("glyphs");
+    for n in 0..1000 {
+        let stack = format!("DejaVu Sans,Made Up {n}");
+        store.range(&stack, range).expect("glyphs");
+        assert!(store.range(&format!("Made Up {n}"), range).is_err());
+    }
+    assert_eq!(store.rendered_ranges(), 1, "made-up names rendered nothing");
 }
 
 #[tokio::test]

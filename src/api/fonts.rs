@@ -1,5 +1,5 @@
 //! `GET /fonts/{fontstack}/{range}.pbf`: the SDF glyphs MapLibre draws labels with (the styles'
-//! `glyphs` URL). The glyph sets are made and cached by [`crate::tiles::glyphs`]; this handler
+//! `glyphs` URL). The glyph sets are made and cached by [`crate::glyphs`]; this handler
 //! checks the address, answers 304 to a client holding the ETag, and marks the answer public and
 //! long-lived (fonts change only when the server's font packages do). The route carries a
 //! compression layer (see the router), so gzip or brotli is sent when accepted.
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::tiles::client_has;
 use super::AppState;
-use crate::tiles::glyphs::{GlyphError, GlyphRange, GlyphSet};
+use crate::glyphs::{GlyphError, GlyphRange, GlyphSet};
 
 /// The media type of glyph ranges.
 pub const GLYPHS_CONTENT_TYPE: &str = "application/x-protobuf";

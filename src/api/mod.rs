@@ -27,9 +27,9 @@ use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::engine::Engine;
+use crate::glyphs::GlyphStore;
 use crate::store::Store;
 use crate::tiles::cache::TileCache;
-use crate::tiles::glyphs::GlyphStore;
 use crate::tiles::Tilesets;
 
 /// What every handler can reach, shared: axum clones the state for every extractor of every

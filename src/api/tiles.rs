@@ -8,16 +8,14 @@
 //! for); the answer picks brotli, gzip or identity from Accept-Encoding and carries a strong ETag
 //! of the uncompressed bytes. `?crs=gcj02` serves the
 //! same tiles in the GCJ-02 grid (for AMap/Tencent basemaps), cached apart from the plain ones.
+//! Serving a tile (cache, where it renders, compression) is [`crate::tiles::service`]; this
+//! file is its HTTP face: the address, the caller, the headers and the status codes.
 //!
 //! Event tilesets (`events`, `heatmap`) take filters: `from`, `to` (RFC 3339, or `YYYY-MM-DD`:
 //! `from` at the start of that UTC day, `to` at the end of it), `status` and `category` (comma
 //! lists, exact values) and, for the heatmap, `bin` (`square` or `h3`). Bad values answer 400
 //! `bad_filter`. The filters, in a canonical form (sorted lists), are part of the cache key, and
 //! the caller's jurisdiction is added to them, so a scoped caller counts only its events.
-
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{FromRequestParts, Path, Query, RawPathParams, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
@@ -38,12 +36,12 @@ use super::AppState;
 use crate::engine::events::EventFilter;
 use crate::engine::Snapshot;
 use crate::model::{scope_prefix, EventStatus, Level};
-use crate::tiles::cache::{CachedTile, Coding, Lookup, TileAt};
+use crate::tiles::coding::{CachedTile, Coding};
 use crate::tiles::event_tiles::{EventTileQuery, HeatmapBin};
-use crate::tiles::render_cost::RenderCosts;
-use crate::tiles::tile_id::TILE_CRS_ACCEPTED;
+use crate::tiles::service::{EventTileFilters, ServeError, TileOrder, TileScope, TileService};
+use crate::tiles::tile_frame::TILE_CRS_ACCEPTED;
 use crate::tiles::tilejson::vector_layers;
-use crate::tiles::{render_tile_in, TileCrs, TileError, TileId, TileRequest, Tileset};
+use crate::tiles::{TileCrs, TileError, TileId, Tileset};
 
 /// The media type of Mapbox Vector Tiles.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -82,10 +80,6 @@ pub fn query_suffix(params: &[(&str, String)]) -> String {
         .finish();
     format!("?{encoded}")
 }
-
-/// How long a cached event tile may be served: its points carry the overdue flag and the card
-/// judged when it was cut, and those change with the clock, not only with edits.
-const EVENT_TILE_FRESHNESS: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn unknown_tileset(name: &str) -> ApiError {
     ApiError {
@@ -500,8 +494,32 @@ async fn tile_answer(state: &AppState, parts: &mut Parts) -> Result<Response, Ap
         return Ok(empty(cache_control));
     }
     let coding = best_encoding(headers);
-    let cached = cached_tile(state, &viewer, tileset, id, crs, events, coding).await?;
+    let events = events.map(|params| EventTileFilters {
+        canonical: params.canonical(),
+        query: params.query(&viewer, state.clock.now()),
+    });
+    let order = TileOrder {
+        tileset,
+        id,
+        crs,
+        scope: &viewer,
+        events,
+        coding,
+    };
+    let service = TileService::new(&state.engine, &state.tile_cache, &state.tile_render_costs);
+    let cached = service.tile(order).await?;
     Ok(answer(&cached, coding, headers, cache_control))
+}
+
+/// A caller's tiles are cut for its jurisdiction and cached under it.
+impl TileScope for Viewer {
+    fn cache_scope(&self) -> &str {
+        self.scope()
+    }
+
+    fn covers(&self, code: &str) -> bool {
+        Viewer::covers(self, code)
+    }
 }
 
 /// `OPTIONS` on [`TILE_ROUTE`]: the CORS preflight of a browser that sends a token or an API
@@ -544,110 +562,23 @@ fn insert_static(headers: &mut HeaderMap, pairs: &[(header::HeaderName, &'static
     }
 }
 
-/// The tile from the cache, or rendered (off the async threads) and stored; with the cache off,
-/// rendered and compressed in `coding` alone.
-async fn cached_tile(
-    state: &AppState,
-    viewer: &Viewer,
-    tileset: &Tileset,
-    id: TileId,
-    crs: TileCrs,
-    events: Option<EventParams>,
-    coding: Coding,
-) -> Result<Arc<CachedTile>, ApiError> {
-    let at = TileAt {
-        tileset: &tileset.name,
-        z: id.z,
-        x: id.x,
-        y: id.y,
-        scope: viewer.scope(),
-        crs,
-    };
-    let event_based = events.is_some();
-    let filters = events
-        .as_ref()
-        .map(EventParams::canonical)
-        .unwrap_or_default();
-    let ticket = match state.tile_cache.lookup_tile(at, &filters) {
-        Lookup::Hit(tile) => return Ok(tile),
-        Lookup::Miss(ticket) => ticket,
-    };
-    let job = TileJob {
-        snapshot: state.engine.snapshot(),
-        id,
-        crs,
-        events,
-        now: state.clock.now(),
-        keep: state.tile_cache.keeps_tiles(),
-        coding,
-    };
-    let costs = &state.tile_render_costs;
-    let mut rendered = if costs.is_cheap(&tileset.name, id.z) {
-        // A panic answers 500 here as it does from the blocking thread, not a dropped
-        // connection.
-        std::panic::catch_unwind(AssertUnwindSafe(|| job.run(tileset, viewer, costs)))
-            .map_err(|_| tile_failed("tile rendering stopped: it panicked".into()))??
-    } else {
-        let (tileset, viewer, costs) = (tileset.clone(), viewer.clone(), costs.clone());
-        tokio::task::spawn_blocking(move || job.run(&tileset, &viewer, &costs))
-            .await
-            .map_err(|e| tile_failed(format!("tile rendering stopped: {e}")))??
-    };
-    if event_based {
-        rendered.fresh_until = Some(Instant::now() + EVENT_TILE_FRESHNESS);
-    }
-    let tile = Arc::new(rendered);
-    state.tile_cache.store(ticket, tile.clone());
-    Ok(tile)
-}
-
-/// An uncached tile to render and compress: on the connection's thread when tiles of its
-/// tileset and zoom are cheap, else on the blocking thread (see [`RenderCosts`]).
-struct TileJob {
-    snapshot: Arc<Snapshot>,
-    id: TileId,
-    crs: TileCrs,
-    events: Option<EventParams>,
-    now: DateTime<Utc>,
-    /// Whether the cache keeps the tile (then every coding is made once).
-    keep: bool,
-    coding: Coding,
-}
-
-impl TileJob {
-    /// Renders the tile for `viewer`, records what it cost, and compresses it.
-    fn run(
-        self,
-        tileset: &Tileset,
-        viewer: &Viewer,
-        costs: &RenderCosts,
-    ) -> Result<CachedTile, ApiError> {
-        let started = Instant::now();
-        let in_scope = |code: &str| viewer.covers(code);
-        let events = self.events.unwrap_or_default().query(viewer, self.now);
-        let request = TileRequest {
-            in_scope: &in_scope,
-            crs: self.crs,
-            events: &events,
-        };
-        let (z, x, y) = (self.id.z, self.id.x, self.id.y);
-        let raw = render_tile_in(&self.snapshot, tileset, z, x, y, &request)?;
-        costs.record(&tileset.name, z, started.elapsed());
-        let encoded = if self.keep {
-            CachedTile::encode(raw.bytes)
-        } else {
-            CachedTile::encode_once(raw.bytes, self.coding)
-        };
-        encoded.map_err(|e| tile_failed(format!("cannot compress: {e}")))
-    }
-}
-
 impl From<TileError> for ApiError {
     fn from(e: TileError) -> ApiError {
         match e {
             TileError::Address(e) => bad_tile(e.to_string()),
             TileError::Zoom { .. } => bad_tile(e.to_string()),
             TileError::Encode { .. } => tile_failed(e.to_string()),
+        }
+    }
+}
+
+impl From<ServeError> for ApiError {
+    fn from(e: ServeError) -> ApiError {
+        match e {
+            ServeError::Tile(e) => e.into(),
+            ServeError::Panicked | ServeError::Stopped(_) | ServeError::Compress(_) => {
+                tile_failed(e.to_string())
+            }
         }
     }
 }

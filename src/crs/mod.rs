@@ -3,11 +3,13 @@
 //! Storage is longitude/latitude on CGCS2000 (EPSG:4490), treated as equal to WGS84 at the
 //! centimetre level (DESIGN.md "Coordinates"). Input may come in any [`Crs`]: survey data in
 //! Gauss-Krüger zones, tiles in Web Mercator, phones and web pickers in GCJ-02 or BD-09.
-//! Each conversion lives in its own file: [`mercator`], [`gauss_kruger`], [`gcj02`].
+//! Each conversion lives in its own file: [`mercator`], [`gauss_kruger`], [`gcj02`]; [`tile`]
+//! holds tile addresses and the longitude/latitude → tile maths on top of Web Mercator.
 
 pub mod gauss_kruger;
 pub mod gcj02;
 pub mod mercator;
+pub mod tile;
 
 use std::fmt;
 

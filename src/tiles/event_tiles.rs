@@ -23,10 +23,11 @@ use geo_types::{coord, Coord, MultiPolygon, Rect};
 use super::clip::clip_polygon;
 use super::encode::{TagValue, TileFeature, TileGeometry};
 use super::feature_id::feature_id;
-use super::simplified::rounded_polygon;
+use super::simplified_layers::rounded_polygon;
 use super::source::TagPlan;
-use super::tile_id::{TileCrs, TileId};
+use super::tile_frame::TileCrs;
 use super::tileset::{LayerDef, Source, EXTENT, UNITS_PER_PX};
+use crate::crs::tile::TileId;
 use crate::engine::events::{Card, EventFilter, EventPoint, WorldPoint};
 use crate::engine::EventStore;
 

@@ -16,9 +16,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use super::render::{render_tile, TileError};
-use super::tile_id::{TileId, TileIdError};
 use super::tilejson::vector_layers;
 use super::tileset::{Tileset, Tilesets};
+use crate::crs::tile::{TileId, TileIdError};
 use crate::engine::Snapshot;
 
 /// What to export.

@@ -28,11 +28,12 @@ use super::encode::{
 };
 use super::feature_id::feature_id;
 use super::fx_hash::FxBuild;
-use super::simplified::rounded_polygon;
-use super::simplify::{simplify_shared, Ring};
+use super::simplified_layers::rounded_polygon;
+use super::simplify_shared_borders::{simplify_shared, Ring};
 use super::source::{building_tags, project_polygon, ring_size, BuildingValues, TagPlan};
-use super::tile_id::{TileCrs, TileId};
+use super::tile_frame::TileCrs;
 use super::tileset::{LayerDef, EXTENT, UNITS_PER_PX};
+use crate::crs::tile::TileId;
 use crate::engine::{BuildingShard, IndexedBuilding};
 use crate::model::Building;
 

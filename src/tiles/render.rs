@@ -20,14 +20,15 @@ use super::encode::{TagValue, TileFeature, TileGeometry, TileLayer};
 use super::event_tiles::{event_features, EventTileQuery};
 use super::feature_id::feature_id;
 use super::prepared_buildings::{PreparedBuildings, ShardFootprints, TileWindow};
-use super::simplified::{rounded_points, rounded_polygon, SimplifiedLayers};
-use super::simplify::simplify_shared;
+use super::simplified_layers::{rounded_points, rounded_polygon, SimplifiedLayers};
+use super::simplify_shared_borders::simplify_shared;
 use super::source::{
     area_tags, basemap_tags, project_line, project_multipolygon, projected_size, TagPlan,
     TilePolygon,
 };
-use super::tile_id::{TileCrs, TileFrame, TileId, TileIdError};
+use super::tile_frame::{TileCrs, TileFrame};
 use super::tileset::{LayerDef, Source, Tileset, EXTENT, UNITS_PER_PX};
+use crate::crs::tile::{TileId, TileIdError};
 use crate::engine::{BuildingShard, IndexedArea, Snapshot};
 use crate::model::{BasemapFeature, BasemapGeometry};
 
@@ -76,8 +77,9 @@ pub struct TileRequest<'a> {
     /// The grid the address is read in (GCJ-02 for AMap/Tencent basemaps: every coordinate is
     /// shifted before projecting).
     pub crs: TileCrs,
-    /// The filter (with the caller's jurisdiction) and binning of event layers.
-    pub events: &'a EventTileQuery,
+    /// The filter (with the caller's jurisdiction) and binning of event layers; `None` for a
+    /// tileset without event layers.
+    pub events: Option<&'a EventTileQuery>,
 }
 
 /// Renders tile z/x/y of `tileset`, holding only features whose code `in_scope` accepts; event
@@ -94,7 +96,7 @@ pub fn render_tile(
     let request = TileRequest {
         in_scope,
         crs: TileCrs::Wgs84,
-        events: &events,
+        events: Some(&events),
     };
     render_tile_in(snapshot, tileset, z, x, y, &request)
 }
@@ -118,7 +120,7 @@ pub fn render_tile_in(
         });
     }
     let mut cut = Cut::new(snapshot, tileset, tile, request.in_scope, request.crs);
-    cut.events = Some(request.events);
+    cut.events = request.events;
     let serving: Vec<&LayerDef> = tileset.layers.iter().filter(|def| def.serves(z)).collect();
     let footprints: Vec<Vec<Arc<ShardFootprints>>> =
         serving.iter().map(|def| cut.footprints(def)).collect();

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::tile_id::MAX_ZOOM;
 use super::tileset::Tilesets;
+use crate::crs::tile::MAX_ZOOM;
 
 /// Tiles expected to render within this run on the connection's thread.
 pub const INLINE_LIMIT: Duration = Duration::from_millis(1);

@@ -8,14 +8,13 @@
 use std::borrow::Cow;
 
 use geo::BoundingRect;
-use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
+use geo_types::{Coord, LineString, MultiPolygon, Polygon};
 
 use super::encode::TagValue;
-use super::simplify::Ring;
-use super::tile_id::TileFrame;
+use super::simplify_shared_borders::Ring;
+use super::tile_frame::TileFrame;
 use super::tileset::LayerDef;
-use crate::engine::{basemap_bounds, Snapshot};
-use crate::model::{Area, BasemapFeature, Change};
+use crate::model::{Area, BasemapFeature};
 
 /// A polygon in tile units: its exterior and holes, open rings.
 pub type TilePolygon = Vec<Ring>;
@@ -118,18 +117,6 @@ pub fn basemap_tags<'a>(
 /// A text value borrowed from the snapshot.
 fn text(s: &str) -> TagValue<'_> {
     TagValue::Text(Cow::Borrowed(s))
-}
-
-/// The boxes a basemap change touches: the stored feature's before the change (from `before`)
-/// and the new one's. Other changes give nothing here.
-pub fn basemap_change_boxes(before: &Snapshot, change: &Change) -> Vec<Rect<f64>> {
-    let (code, new) = match change {
-        Change::UpsertBasemap(f) => (f.code.as_str(), basemap_bounds(f)),
-        Change::DeleteBasemap(code) => (code.as_str(), None),
-        _ => return Vec::new(),
-    };
-    let old = before.basemap_feature(code).and_then(basemap_bounds);
-    old.into_iter().chain(new).collect()
 }
 
 /// An area's polygons in tile units.

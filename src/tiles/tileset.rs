@@ -466,12 +466,12 @@ fn check_layer_fields(lkey: &str, layer: &LayerDef) -> Result<(), (String, Strin
 }
 
 fn check_zoom_range(key: &str, min: u8, max: u8) -> Result<(), (String, String)> {
-    if max > super::tile_id::MAX_ZOOM || min > max {
+    if max > crate::crs::tile::MAX_ZOOM || min > max {
         return Err((
             format!("{key}.minzoom"),
             format!(
                 "zoom range {min}..={max} must satisfy minzoom <= maxzoom <= {}",
-                super::tile_id::MAX_ZOOM
+                crate::crs::tile::MAX_ZOOM
             ),
         ));
     }

@@ -17,12 +17,14 @@
 //! merged into one; past [`TAIL_ROWS`] tail rows they are merged into their month partitions,
 //! which are rebuilt without their dead rows (then an apply costs a partition rebuild).
 //!
-//! Reads go through [`EventStore`]'s query methods (`query`): counts per square cell, per H3
-//! cell, clusters and points of a tile, all under an [`EventFilter`].
+//! Reads go through [`EventStore`]'s query methods, all under an [`EventFilter`]: the heatmap's
+//! counts per square cell and per H3 cell (`heatmap_bins`), clusters and points of a tile
+//! (`query`).
 
 mod code;
 mod deadline;
 mod filter;
+mod heatmap_bins;
 mod query;
 mod segment;
 mod world;
@@ -39,7 +41,8 @@ use segment::{Row, Segment};
 
 pub use deadline::{card_at, overdue_at, Card};
 pub use filter::EventFilter;
-pub use query::{h3_resolution, Cluster, EventPoint, EventQueryError};
+pub use heatmap_bins::{h3_margin_units, h3_resolution, EventQueryError};
+pub use query::{Cluster, EventPoint};
 pub use world::{WorldPoint, WorldRect};
 
 use crate::model::{Event, EventSource, HandlingLevel};

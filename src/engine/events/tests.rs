@@ -13,12 +13,12 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::query::{cell_center, h3_cell};
+use super::heatmap_bins::{cell_center, h3_cell};
 use super::*;
 use crate::crs::mercator::{lonlat_to_mercator, HALF_WORLD_M};
+use crate::crs::tile::TileId;
 use crate::generate::{self, GenerateOptions, Scale};
 use crate::model::{Change, EventStatus};
-use crate::tiles::tile_id::TileId;
 
 /// Generated sample events (the sample city, 20 000 events over 90 days).
 fn sample() -> &'static [Event] {

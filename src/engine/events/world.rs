@@ -2,7 +2,8 @@
 //! at the equator and 0.75 cm at Hebi's latitude), y counting from the north like XYZ tiles.
 //!
 //! The rule: `x = floor((mx + πR) / 2πR · 2^32)`, `y = floor((πR − my) / 2πR · 2^32)` with
-//! `(mx, my)` from [`lonlat_to_mercator`], clamped to the world. Because the floor of a floor
+//! `(mx, my)` from Web Mercator, clamped to the world ([`crate::crs::tile::grid_position`] on a
+//! grid of 2^32 cells). Because the floor of a floor
 //! divided by a power of two is the floor of the quotient, the tile or square cell of a
 //! position at any zoom `z` and cells per side `2^k` with `z + k ≤ 32` is a shift of the `u32`,
 //! and equals what the floating-point formula of [`TileId::containing`] gives.
@@ -11,8 +12,8 @@
 //! `[x0, x1] × [y0, y1]` has a key between `morton(x0, y0)` and `morton(x1, y1)`, and a tile's
 //! points are exactly one contiguous key range.
 
-use crate::crs::mercator::{lonlat_to_mercator, mercator_to_lonlat, HALF_WORLD_M};
-use crate::tiles::tile_id::TileId;
+use crate::crs::mercator::{mercator_to_lonlat, HALF_WORLD_M};
+use crate::crs::tile::{grid_cell, grid_position, TileId};
 
 /// Units across the world.
 const WORLD: f64 = 4_294_967_296.0;
@@ -27,17 +28,11 @@ pub struct WorldPoint {
 impl WorldPoint {
     /// Quantizes a storage longitude/latitude (the rule in the module documentation).
     pub fn from_lonlat(lon: f64, lat: f64) -> WorldPoint {
-        let (mx, my) = lonlat_to_mercator(lon, lat);
-        // Divide first, then scale by a power of two (exact): the same float steps as
-        // `TileId::containing`, so both agree at every zoom.
-        let q = |v: f64| {
-            (v / (2.0 * HALF_WORLD_M) * WORLD)
-                .floor()
-                .clamp(0.0, WORLD - 1.0) as u32
-        };
+        // The same grid maths as `TileId::containing`, on 2^32 cells: both agree at every zoom.
+        let (x, y) = grid_position(lon, lat, WORLD);
         WorldPoint {
-            x: q(mx + HALF_WORLD_M),
-            y: q(HALF_WORLD_M - my),
+            x: grid_cell(x, WORLD),
+            y: grid_cell(y, WORLD),
         }
     }
 
@@ -63,6 +58,21 @@ impl WorldPoint {
             ((i128::from(v) - i128::from(o)) * i128::from(extent)).div_euclid(side as i128) as i64
         };
         (local(self.x, r.x0), local(self.y, r.y0))
+    }
+
+    /// The tiles x/y at zoom `z` whose units grown by `reach` on every side contain this
+    /// position (a shift of the coordinates: the tile of a unit is its top `z` bits).
+    pub fn tiles_near(self, z: u8, reach: u32) -> impl Iterator<Item = (u32, u32)> {
+        let shift = 32 - u32::from(z);
+        let span = |v: u32| {
+            (
+                v.saturating_sub(reach).checked_shr(shift).unwrap_or(0),
+                v.saturating_add(reach).checked_shr(shift).unwrap_or(0),
+            )
+        };
+        let (x0, x1) = span(self.x);
+        let (y0, y1) = span(self.y);
+        (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| (x, y)))
     }
 }
 
@@ -240,6 +250,20 @@ mod tests {
             y: r.y0,
         };
         assert_eq!(west.in_tile(t, 4096), (-1, 0));
+    }
+
+    #[test]
+    fn tiles_near_a_point_reach_across_the_edge_only_with_a_reach() {
+        let t = TileId::containing(12, 114.297, 35.748).expect("tile");
+        // One unit west of the tile's west edge.
+        let edge = WorldPoint {
+            x: (t.x << 20) - 1,
+            y: t.y << 20,
+        };
+        assert!(edge.tiles_near(12, 0).all(|(x, _)| x == t.x - 1));
+        assert!(edge.tiles_near(12, 2).any(|(x, y)| (x, y) == (t.x, t.y)));
+        let corner = WorldPoint { x: 0, y: 0 };
+        assert_eq!(corner.tiles_near(0, u32::MAX).count(), 1);
     }
 
     #[test]

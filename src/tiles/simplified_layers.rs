@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use geo_types::{coord, Coord, LineString, Polygon, Rect};
 
 use super::fx_hash::FxBuild;
-use super::simplify::{simplify_shared, Ring};
+use super::simplify_shared_borders::{simplify_shared, Ring};
 use super::source::{project_multipolygon, projected_size};
-use super::tile_id::{TileCrs, TileFrame, TileId};
+use super::tile_frame::{TileCrs, TileFrame};
 use super::tileset::{LayerDef, EXTENT, UNITS_PER_PX};
+use crate::crs::tile::TileId;
 use crate::engine::Snapshot;
 
 /// How many areas versions keep their layers (the current one and a few a slow reader may

@@ -1,28 +1,17 @@
-//! Tile addresses (XYZ scheme, as MapLibre requests them) and the frame that maps
-//! longitude/latitude into a tile's units.
+//! The tile grids tiles are cut in (WGS84, or GCJ-02 for AMap/Tencent basemaps) and the frame
+//! that maps longitude/latitude into a tile's units. Tile addresses and the lon/lat → tile
+//! maths are [`crate::crs::tile`].
 //!
-//! The rule: z is 0..=22 and x, y < 2^z; y counts from the north (y = 0 is the top row). Tile
-//! units run from 0 to the extent across the tile with y pointing down, so a point on the tile's
-//! west edge has x = 0 and one on its north edge has y = 0. The frame is a pure function of
-//! (lon, lat): a vertex shared by two areas lands on exactly the same tile coordinate in both,
-//! which shared-border simplification relies on.
+//! The rule: tile units run from 0 to the extent across the tile with y pointing down, so a
+//! point on the tile's west edge has x = 0 and one on its north edge has y = 0. The frame is a
+//! pure function of (lon, lat): a vertex shared by two areas lands on exactly the same tile
+//! coordinate in both, which shared-border simplification relies on.
 
 use geo_types::{coord, Coord, Rect};
 
 use crate::crs::gcj02::{gcj02_to_wgs84, wgs84_to_gcj02};
-use crate::crs::mercator::{lonlat_to_mercator, mercator_to_lonlat, HALF_WORLD_M};
-
-/// Deepest zoom served.
-pub const MAX_ZOOM: u8 = 22;
-
-/// Why a tile address was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TileIdError {
-    #[error("zoom {0} is out of range: expected 0..={MAX_ZOOM}")]
-    Zoom(u8),
-    #[error("tile {x}/{y} does not exist at zoom {z}: x and y must be below {limit}")]
-    Column { z: u8, x: u32, y: u32, limit: u64 },
-}
+use crate::crs::mercator::{lonlat_to_mercator, mercator_to_lonlat};
+use crate::crs::tile::TileId;
 
 /// The datum of the tile grid: plain storage longitude/latitude (WGS84), or GCJ-02 for apps
 /// that overlay tiles on an AMap or Tencent basemap (the grid is the same Web Mercator grid,
@@ -94,70 +83,9 @@ impl TileCrs {
     }
 }
 
-/// A checked tile address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TileId {
-    pub z: u8,
-    pub x: u32,
-    pub y: u32,
-}
-
+/// The frames of a tile, kept with [`TileFrame`] (they need the tile grid's CRS, which is a
+/// tile-serving matter, not part of the address).
 impl TileId {
-    /// Checks z/x/y against the XYZ scheme.
-    pub fn new(z: u8, x: u32, y: u32) -> Result<TileId, TileIdError> {
-        if z > MAX_ZOOM {
-            return Err(TileIdError::Zoom(z));
-        }
-        let limit = 1u64 << z;
-        if u64::from(x) >= limit || u64::from(y) >= limit {
-            return Err(TileIdError::Column { z, x, y, limit });
-        }
-        Ok(TileId { z, x, y })
-    }
-
-    /// The tile containing a longitude/latitude at zoom `z` (clamped to the world).
-    pub fn containing(z: u8, lon: f64, lat: f64) -> Result<TileId, TileIdError> {
-        if z > MAX_ZOOM {
-            return Err(TileIdError::Zoom(z));
-        }
-        let (mx, my) = lonlat_to_mercator(lon, lat);
-        let n = (1u64 << z) as f64;
-        let world = 2.0 * HALF_WORLD_M;
-        let col = ((mx + HALF_WORLD_M) / world * n)
-            .floor()
-            .clamp(0.0, n - 1.0);
-        let row = ((HALF_WORLD_M - my) / world * n)
-            .floor()
-            .clamp(0.0, n - 1.0);
-        TileId::new(z, col as u32, row as u32)
-    }
-
-    /// Side of the tile in Web Mercator metres.
-    pub fn size_m(self) -> f64 {
-        2.0 * HALF_WORLD_M / (1u64 << self.z) as f64
-    }
-
-    /// The tile's Web Mercator bounds.
-    pub fn mercator_bounds(self) -> Rect<f64> {
-        let size = self.size_m();
-        let min_x = -HALF_WORLD_M + f64::from(self.x) * size;
-        let max_y = HALF_WORLD_M - f64::from(self.y) * size;
-        Rect::new(
-            coord! {x: min_x, y: max_y - size},
-            coord! {x: min_x + size, y: max_y},
-        )
-    }
-
-    /// The longitude/latitude bounds of the tile grown by `buffer` tile units on every side:
-    /// what the R-tree query must cover.
-    pub fn lonlat_bounds(self, extent: u32, buffer: f64) -> Rect<f64> {
-        let m = self.mercator_bounds();
-        let grow = buffer / f64::from(extent) * self.size_m();
-        let (w, s) = mercator_to_lonlat(m.min().x - grow, m.min().y - grow);
-        let (e, n) = mercator_to_lonlat(m.max().x + grow, m.max().y + grow);
-        Rect::new(coord! {x: w, y: s}, coord! {x: e, y: n})
-    }
-
     /// The frame mapping longitude/latitude to this tile's units.
     pub fn frame(self, extent: u32) -> TileFrame {
         self.frame_in(extent, TileCrs::Wgs84)
@@ -208,18 +136,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zoom_above_22_is_refused() {
-        assert_eq!(TileId::new(23, 0, 0), Err(TileIdError::Zoom(23)));
-    }
-
-    #[test]
-    fn column_or_row_beyond_the_world_is_refused() {
-        assert!(TileId::new(0, 1, 0).is_err());
-        assert!(TileId::new(3, 0, 8).is_err());
-        assert!(TileId::new(22, (1 << 22) - 1, (1 << 22) - 1).is_ok());
-    }
-
-    #[test]
     fn the_world_tile_frames_the_whole_square() {
         let t = TileId::new(0, 0, 0).unwrap();
         let f = t.frame(4096);
@@ -243,14 +159,6 @@ mod tests {
                 "z{z} {p:?}"
             );
         }
-    }
-
-    #[test]
-    fn hebi_z10_tile_is_the_known_one() {
-        // 114.297°E 35.748°N: x = floor((114.297+180)/360·1024) = 837,
-        // y = floor((1 − ln(tan φ + sec φ)/π)/2·1024) = floor(402.99) = 402 at z10.
-        let t = TileId::containing(10, 114.297, 35.748).unwrap();
-        assert_eq!((t.x, t.y), (837, 402));
     }
 
     #[test]
@@ -285,13 +193,5 @@ mod tests {
         assert!(b.min().x < lon && lon < b.max().x && b.min().y < lat && lat < b.max().y);
         let world = t.lonlat_bounds(4096, 0.0);
         assert_eq!(TileCrs::Wgs84.storage_box(world), world);
-    }
-
-    #[test]
-    fn buffered_bounds_contain_the_tile() {
-        let t = TileId::new(12, 3349, 1633).unwrap();
-        let plain = t.lonlat_bounds(4096, 0.0);
-        let grown = t.lonlat_bounds(4096, 64.0);
-        assert!(grown.min().x < plain.min().x && grown.max().y > plain.max().y);
     }
 }

@@ -11,7 +11,10 @@
 //!   maps that do not draw ideographs with a local font (MapLibre's `localIdeographFontFamily`);
 //! - a name the fonts directory lacks is passed over (a machine without the CJK font still
 //!   serves the Latin glyphs of the stack); a stack with no known name is
-//!   [`GlyphError::UnknownFont`];
+//!   [`GlyphError::UnknownFont`], answered without rendering anything;
+//! - a range is rendered and cached once per stack of the installed fonts it names: stacks that
+//!   differ only in missing names share one answer (whose protobuf stack name lists the
+//!   installed fonts), so made-up names can neither make the server render nor fill the cache;
 //! - a range is a block of 256 code points, `start-end` with `start` a multiple of 256 and
 //!   `end = start + 255 <= 65535`;
 //! - glyphs are rasterized at 24 px per em (ab_glyph, pure Rust), buffered by 3 px and turned
@@ -23,6 +26,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use ab_glyph::{point, Font, FontVec, PxScale, ScaleFont};
@@ -30,7 +34,7 @@ use bytes::Bytes;
 use prost::Message;
 use sdf_glyph_renderer::{clamp_to_u8, BitmapGlyph};
 
-use super::cache::etag_of;
+use crate::tiles::coding::etag_of;
 
 /// Pixels per em of the rendered glyphs (what MapLibre expects: it scales from 24 px).
 pub const FONT_SIZE_PX: f32 = 24.0;
@@ -168,6 +172,8 @@ pub struct GlyphStore {
     index: OnceLock<BTreeMap<String, FaceRef>>,
     faces: Mutex<HashMap<FaceRef, Arc<FontVec>>>,
     cache: Mutex<RangeCache>,
+    /// Ranges rendered so far (see [`GlyphStore::rendered_ranges`]).
+    rendered: AtomicU64,
 }
 
 impl GlyphStore {
@@ -179,6 +185,7 @@ impl GlyphStore {
             index: OnceLock::new(),
             faces: Mutex::new(HashMap::new()),
             cache: Mutex::new(RangeCache::new(max_bytes)),
+            rendered: AtomicU64::new(0),
         }
     }
 
@@ -204,15 +211,18 @@ impl GlyphStore {
         if found.is_empty() {
             return Err(self.unknown(names.first().copied().unwrap_or_default()));
         }
+        // Keyed by the installed fonts alone: names this machine lacks change nothing in the
+        // answer, so a flood of made-up names costs neither a render nor a cache entry.
+        let key = (found.join(","), range);
+        if let Some(hit) = self.lock_cache().get(&key) {
+            return Ok(hit);
+        }
         let faces = found
             .iter()
             .map(|name| self.face(name))
             .collect::<Result<Vec<_>, _>>()?;
-        let key = (names.join(","), range);
-        if let Some(hit) = self.lock_cache().get(&key) {
-            return Ok(hit);
-        }
         let glyphs = range_glyphs(&found, &faces, range)?;
+        self.rendered.fetch_add(1, Ordering::Relaxed);
         let message = Glyphs {
             stacks: vec![Fontstack {
                 name: key.0.clone(),
@@ -227,6 +237,11 @@ impl GlyphStore {
         });
         self.lock_cache().insert(key, set.clone());
         Ok(set)
+    }
+
+    /// How many ranges this store has rendered (cache misses), for tests and diagnostics.
+    pub fn rendered_ranges(&self) -> u64 {
+        self.rendered.load(Ordering::Relaxed)
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, RangeCache> {
