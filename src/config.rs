@@ -56,7 +56,7 @@ pub struct FileConfig {
     pub api_key: Vec<ApiKeyConfig>,
     /// Event deadline hours over the built-in `events/deadlines.toml` (same shape:
     /// `[event_deadlines.default]`, `[event_deadlines.category."0102"]`).
-    pub event_deadlines: Option<crate::model::deadline::Deadlines>,
+    pub event_deadlines: Option<crate::model::deadline_hours::Deadlines>,
 }
 
 /// One API key in the config file: its SHA-256 (never the key), a name for logs, the
@@ -111,7 +111,7 @@ pub struct Config {
     /// API keys for embedded tile URLs.
     pub api_keys: Vec<ApiKeyConfig>,
     /// Event deadline hours: the built-in table with the config file's entries on top.
-    pub event_deadlines: crate::model::deadline::Deadlines,
+    pub event_deadlines: crate::model::deadline_hours::Deadlines,
 }
 
 /// Values given on the command line or in the environment (clap merges the two; flags win).
@@ -158,7 +158,7 @@ impl Config {
                 .fonts_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_FONTS_DIR)),
             api_keys: file.api_key,
-            event_deadlines: crate::model::deadline::Deadlines::with_overrides(
+            event_deadlines: crate::model::deadline_hours::Deadlines::with_overrides(
                 &file.event_deadlines.unwrap_or_default(),
             )
             .map_err(ConfigError::Deadlines)?,

@@ -167,6 +167,7 @@ fn event(code: &str, day: u32) -> Event {
     Event {
         code: code.into(),
         external_id: Some(format!("ext-{code}")),
+        idempotency_scope: "410600".into(),
         title: "占道经营".into(),
         category: "0102".into(),
         source: EventSource::Hotline,

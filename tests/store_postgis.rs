@@ -152,6 +152,7 @@ fn event(code: &str, reported_at: DateTime<Utc>) -> Event {
     Event {
         code: code.into(),
         external_id: Some(format!("ext-{code}")),
+        idempotency_scope: "410600".into(),
         title: "占道经营".into(),
         category: "0102".into(),
         source: EventSource::Hotline,
@@ -191,6 +192,7 @@ fn event(code: &str, reported_at: DateTime<Utc>) -> Event {
 fn bare_event(code: &str, reported_at: DateTime<Utc>) -> Event {
     Event {
         external_id: None,
+        idempotency_scope: String::new(),
         reporter_name: None,
         reporter_phone: None,
         address: None,
@@ -328,11 +330,15 @@ async fn migrations_apply_once_and_reconnect_is_a_no_op() {
         )
         .await
         .expect("migrations table");
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 4);
     assert_eq!(rows[0].get::<_, i32>(0), 1);
     assert_eq!(rows[0].get::<_, String>(1), "0001_schema.sql");
     assert_eq!(rows[1].get::<_, String>(1), "0002_basemap.sql");
     assert_eq!(rows[2].get::<_, String>(1), "0003_event_code_day.sql");
+    assert_eq!(
+        rows[3].get::<_, String>(1),
+        "0004_event_idempotency_scope.sql"
+    );
     assert_eq!(again.counts().await.expect("counts"), Counts::default());
     let srid: i32 = sql
         .query_one("SELECT Find_SRID('public', 'area', 'geom')", &[])

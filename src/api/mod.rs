@@ -72,7 +72,7 @@ pub struct Services {
     /// The instant derived values (overdue, cards) are judged at; fixed in tests.
     pub clock: clock::Clock,
     /// Event deadline hours per category and level (限时办结).
-    pub deadlines: Arc<crate::model::deadline::Deadlines>,
+    pub deadlines: Arc<crate::model::deadline_hours::Deadlines>,
     /// Serializes event writes (ingest, transitions) of this process from the store commit to
     /// the engine apply, so the engine sees them in commit order.
     pub event_writes: Arc<tokio::sync::Mutex<()>>,

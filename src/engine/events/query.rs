@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use h3o::{CellIndex, LatLng, Resolution};
 use serde::Serialize;
 
-use super::deadline::{card_packed, overdue_packed, Card};
 use super::filter::{Compiled, EventFilter};
 use super::segment::Segment;
+use super::timeliness::{card_packed, overdue_packed, Card};
 use super::world::{units_per_m, WorldPoint, WorldRect};
 use super::EventStore;
 use crate::model::{EventSource, EventStatus, HandlingLevel};
