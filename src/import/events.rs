@@ -24,7 +24,9 @@ use super::geometry::location;
 use super::source::RawFeature;
 use crate::crs::Crs;
 use crate::model::event_code::code_day_prefix;
-use crate::model::event_input::{self, EventFields, FutureBound, TextField, ValidFields};
+use crate::model::event_input::{
+    self, EventFieldError, EventFields, FutureBound, TextField, ValidFields,
+};
 use crate::model::{
     Change, Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition,
 };
@@ -95,6 +97,9 @@ pub fn build(
         }
     };
     let code = f.text("code");
+    let position = location(feature.geometry.as_ref(), crs);
+    // A geometry that is there but wrong is reported as such, not as a missing location.
+    let geometry_refused = position.is_err();
     let reported = EventFields {
         external_id: f.text("external_id"),
         source: f.text("source"),
@@ -104,9 +109,7 @@ pub fn build(
         reporter_name: f.text("reporter_name"),
         reporter_phone: f.text("reporter_phone"),
         address: f.text("address"),
-        location: location(feature.geometry.as_ref(), crs)
-            .map_err(|e| f.problems.extend(e))
-            .ok(),
+        location: position.map_err(|e| f.problems.extend(e)).ok(),
         reported_at: f.datetime("reported_at"),
     };
     let statuses: Vec<&str> = EventStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -122,7 +125,15 @@ pub fn build(
         .ok()
         .flatten();
     let valid = event_input::validate(reported, ctx.now, FutureBound::None)
-        .map_err(|problems| f.problems.extend(problems.iter().map(ToString::to_string)))
+        .map_err(|problems| {
+            let missing_location = EventFieldError::Missing("location");
+            f.problems.extend(
+                problems
+                    .iter()
+                    .filter(|p| !(geometry_refused && **p == missing_location))
+                    .map(ToString::to_string),
+            );
+        })
         .ok();
     if let Some(code) = code.as_deref().filter(|c| !code_regex().is_match(c)) {
         f.problem(format!(
