@@ -67,7 +67,7 @@ pub struct FileConfig {
     pub api_key: Vec<ApiKeyConfig>,
     /// Event deadline hours over the built-in `events/deadlines.toml` (same shape:
     /// `[event_deadlines.default]`, `[event_deadlines.category."0102"]`).
-    pub event_deadlines: Option<crate::model::deadline::Deadlines>,
+    pub event_deadlines: Option<crate::model::deadline_hours::Deadlines>,
     /// Seconds a client has to send a request's line and headers before it is disconnected.
     pub header_read_timeout_s: Option<u64>,
     /// Seconds a connection may stay open with no request in progress.
@@ -181,7 +181,7 @@ pub struct Config {
     /// API keys for embedded tile URLs.
     pub api_keys: Vec<ApiKeyConfig>,
     /// Event deadline hours: the built-in table with the config file's entries on top.
-    pub event_deadlines: crate::model::deadline::Deadlines,
+    pub event_deadlines: crate::model::deadline_hours::Deadlines,
     /// Timeouts and the cap of HTTP connections.
     pub connections: ConnectionLimits,
     /// The proxies whose `X-Forwarded-*` headers are believed.
@@ -234,7 +234,7 @@ impl Config {
                 .fonts_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_FONTS_DIR)),
             api_keys: file.api_key,
-            event_deadlines: crate::model::deadline::Deadlines::with_overrides(
+            event_deadlines: crate::model::deadline_hours::Deadlines::with_overrides(
                 &file.event_deadlines.unwrap_or_default(),
             )
             .map_err(ConfigError::Deadlines)?,

@@ -288,6 +288,10 @@ async fn validation(server: &Server) {
             with("reported_at", json!("2031-06-02T00:00:00Z")),
             "reported_in_future",
         ),
+        (
+            with("reported_at", json!("1999-12-31T23:59:59Z")),
+            "bad_reported_at",
+        ),
         (with("lon", json!(80.0)), "outside_area"),
         (with("colour", json!("red")), "invalid_event"),
         (json!("not an object"), "invalid_event"),
@@ -364,6 +368,169 @@ async fn validation_errors_have_stable_codes_gpkg() {
 async fn validation_errors_have_stable_codes_postgis() {
     let server = postgis_server().await;
     validation(&server).await;
+    server.stop().await.expect("stop");
+}
+
+/// Idempotency keys are scoped by the poster's jurisdiction (the token's scope): two
+/// districts may use the same (source, external_id) for two events and neither learns of the
+/// other's; the same key with another body is a 409; a true retry (with or without its
+/// reported_at) answers 200 with the stored code.
+async fn scoped_idempotency(server: &Server) {
+    let heshan = common::token("410602", &[Role::Device]);
+    let qibin = common::token("410611", &[Role::Device]);
+    let (p602, _) = grid_points(server, "410602", 1).remove(0);
+    let (p611, _) = grid_points(server, "410611", 1).remove(0);
+    let before = server.store.counts().await.expect("counts").events;
+    let first = post(server, "/api/events", &qibin, &event("shared-1", p611)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let qibin_code = first.body["code"].as_str().expect("code").to_string();
+    let other = post(server, "/api/events", &heshan, &event("shared-1", p602)).await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    assert_eq!(other.body["created"], true);
+    assert_ne!(other.body["code"], qibin_code.as_str());
+    assert_eq!(
+        server.store.counts().await.expect("counts").events,
+        before + 2,
+        "both districts' events are stored"
+    );
+    let retry = post(server, "/api/events", &qibin, &event("shared-1", p611)).await;
+    assert_eq!((retry.status, &retry.body["created"]), (200, &json!(false)));
+    assert_eq!(retry.body["code"], qibin_code.as_str());
+    let mut untimed = event("shared-1", p611);
+    untimed
+        .as_object_mut()
+        .expect("object")
+        .remove("reported_at");
+    let retry = post(server, "/api/events", &qibin, &untimed).await;
+    assert_eq!(
+        (retry.status, &retry.body["code"]),
+        (200, &json!(qibin_code))
+    );
+    let mut changed = event("shared-1", p611);
+    changed["title"] = json!("路灯不亮");
+    let r = post(server, "/api/events", &qibin, &changed).await;
+    assert_eq!(
+        (r.status, &r.body["error"]["code"]),
+        (409, &json!("idempotency_conflict")),
+        "{}",
+        r.body
+    );
+    let message = r.body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("title"), "{message}");
+    assert!(!message.contains(&qibin_code), "{message}");
+    let batch = json!({"events": [changed, event("shared-2", p611)]});
+    let r = post(server, "/api/events", &qibin, &batch).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["results"][0]["error"]["code"],
+        "idempotency_conflict"
+    );
+    assert_eq!(r.body["results"][1]["created"], true);
+    let admin = common::token("410600", &[Role::Admin]);
+    let kept = get(server, &format!("/api/events/{qibin_code}"), &admin).await;
+    assert_eq!(
+        kept.body["title"], "道路破损",
+        "the stored event is untouched"
+    );
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_by_jurisdiction_gpkg() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = gpkg_server(&dir).await;
+    scoped_idempotency(&server).await;
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_by_jurisdiction_postgis() {
+    let server = postgis_server().await;
+    scoped_idempotency(&server).await;
+    server.stop().await.expect("stop");
+}
+
+/// Every text field has its own limit: at the limit it is stored, one character more is a 422
+/// naming the field and the limit (posted events and transitions alike).
+async fn text_caps(server: &Server) {
+    let admin = common::token("410600", &[Role::Admin]);
+    let (p, _) = grid_points(server, "410611", 1).remove(0);
+    let refused = |r: &Answer, field: &str, limit: usize| {
+        assert_eq!(
+            (r.status, &r.body["error"]["code"]),
+            (422, &json!("too_long")),
+            "{field}: {}",
+            r.body
+        );
+        let message = r.body["error"]["message"].as_str().expect("message");
+        assert!(
+            message.starts_with(&format!("{field} is limited to {limit} characters")),
+            "{message}"
+        );
+    };
+    for (field, limit) in [
+        ("external_id", 100),
+        ("title", 200),
+        ("content", 10_000),
+        ("reporter_name", 100),
+        ("reporter_phone", 32),
+        ("address", 500),
+    ] {
+        let mut e = event(&format!("cap-{field}"), p);
+        e[field] = json!("长".repeat(limit));
+        let r = post(server, "/api/events", &admin, &e).await;
+        assert_eq!(r.status, 201, "{field} at its limit: {}", r.body);
+        let mut over = event(&format!("cap-{field}-over"), p);
+        over[field] = json!("长".repeat(limit + 1));
+        refused(
+            &post(server, "/api/events", &admin, &over).await,
+            field,
+            limit,
+        );
+    }
+    let code = ingest(server, &admin, vec![event("cap-steps", p)])
+        .await
+        .remove(0);
+    let step = |body: Value| {
+        let path = format!("/api/events/{code}/transitions");
+        let admin = admin.clone();
+        async move { post(server, &path, &admin, &body).await }
+    };
+    let long = |n: usize| json!("长".repeat(n));
+    refused(
+        &step(json!({"action": "register", "note": long(2_001)})).await,
+        "note",
+        2_000,
+    );
+    refused(
+        &step(json!({"action": "register", "department": long(201)})).await,
+        "department",
+        200,
+    );
+    for action in ["register", "dispatch", "handle", "feedback", "close"] {
+        let body = json!({"action": action, "department": long(200), "note": long(2_000)});
+        assert_eq!(step(body).await.status, 200, "{action}");
+    }
+    refused(
+        &step(json!({"action": "evaluate", "score": 5, "comment": long(2_001)})).await,
+        "comment",
+        2_000,
+    );
+    let r = step(json!({"action": "evaluate", "score": 5, "comment": long(2_000)})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn every_text_field_is_capped_gpkg() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = gpkg_server(&dir).await;
+    text_caps(&server).await;
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn every_text_field_is_capped_postgis() {
+    let server = postgis_server().await;
+    text_caps(&server).await;
     server.stop().await.expect("stop");
 }
 
@@ -575,6 +742,11 @@ async fn import_after_ingest(server: &Server, dir: &std::path::Path) {
     )
     .await;
     assert_eq!(codes, vec!["E20310531000001", "E20310531000002"]);
+    // A district's key is the district's own: the import (the city's key space) does not
+    // update that event but stores its own.
+    let qibin = common::token("410611", &[Role::Device]);
+    let district = ingest(server, &qibin, vec![event("imp-d", points[0].0)]).await;
+    assert_eq!(district, vec!["E20310531000003"]);
     let feature = |external: &str, (lon, lat): (f64, f64)| {
         json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
                "properties": {"external_id": external, "source": "app", "title": "道路破损",
@@ -582,7 +754,8 @@ async fn import_after_ingest(server: &Server, dir: &std::path::Path) {
     };
     let file = dir.join("events.geojson");
     let collection = json!({"type": "FeatureCollection", "features": [
-        feature("imp-1", points[1].0), feature("imp-new", points[2].0)
+        feature("imp-1", points[1].0), feature("imp-new", points[2].0),
+        feature("imp-d", points[2].0)
     ]});
     std::fs::write(&file, collection.to_string()).expect("write file");
     let report = import_file(
@@ -593,19 +766,24 @@ async fn import_after_ingest(server: &Server, dir: &std::path::Path) {
     .await
     .expect("import");
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    assert_eq!(report.written, 2);
+    assert_eq!(report.written, 3);
     let stored = |code: &'static str| async move {
-        server
-            .store
-            .event(code)
-            .await
-            .expect("read")
-            .map(|e| e.external_id.unwrap_or_default())
+        server.store.event(code).await.expect("read").map(|e| {
+            (
+                e.external_id.unwrap_or_default(),
+                e.idempotency_scope,
+                e.title,
+            )
+        })
     };
-    assert_eq!(stored("E20310531000002").await.as_deref(), Some("imp-1"));
-    assert_eq!(stored("E20310531000003").await.as_deref(), Some("imp-new"));
+    let city = |id: &str| (id.to_string(), "410600".to_string(), "道路破损".to_string());
+    assert_eq!(stored("E20310531000002").await, Some(city("imp-1")));
+    assert_eq!(stored("E20310531000004").await, Some(city("imp-new")));
+    assert_eq!(stored("E20310531000005").await, Some(city("imp-d")));
+    let kept = stored("E20310531000003").await.expect("district event");
+    assert_eq!((kept.0.as_str(), kept.1.as_str()), ("imp-d", "410611"));
     let listed = all_pages(server, &admin, &format!("from={WINDOW_FROM}"), 100).await;
-    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(listed.len(), 5, "{listed:?}");
 }
 
 #[tokio::test]

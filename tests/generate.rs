@@ -625,6 +625,27 @@ fn events_are_placed_timed_and_tracked() {
 }
 
 #[test]
+fn event_deadlines_come_from_the_servers_table() {
+    let deadlines = gridmap::model::deadline_hours::Deadlines::builtin();
+    let mut levels = BTreeSet::new();
+    for e in sample_events() {
+        assert_eq!(
+            e.deadline,
+            Some(deadlines.deadline(&e.category, e.level, e.reported_at)),
+            "{} ({} at {})",
+            e.code,
+            e.category,
+            e.level.as_str()
+        );
+        levels.insert(e.level);
+    }
+    assert!(
+        levels.len() > 1,
+        "the sample has events above the community"
+    );
+}
+
+#[test]
 fn events_follow_the_daily_and_weekly_rhythm() {
     use chrono::{Datelike, Timelike};
     let events = sample_events();

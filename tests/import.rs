@@ -606,11 +606,11 @@ async fn event_values_are_checked() {
         &path,
         ImportKind::Events,
         &[
-            "category \"01-02\" must be a GB/T 30428.2-style code",
-            "unknown source \"fax\": accepted are patrol, hotline, wechat, app, video",
+            "category \"01-02\" must be 1 to 16 ASCII letters or digits",
+            "unknown source \"fax\": expected patrol, hotline, wechat, app or video",
             "unknown status \"done\": accepted are reported, registered, dispatched, handling, feedback, closed, evaluated",
             "status closed needs closed_at",
-            "missing required field title",
+            "title is required",
         ],
     )
     .await;

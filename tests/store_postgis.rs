@@ -102,11 +102,15 @@ async fn migrations_apply_once_and_reconnect_is_a_no_op() {
         )
         .await
         .expect("migrations table");
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 4);
     assert_eq!(rows[0].get::<_, i32>(0), 1);
     assert_eq!(rows[0].get::<_, String>(1), "0001_schema.sql");
     assert_eq!(rows[1].get::<_, String>(1), "0002_basemap.sql");
     assert_eq!(rows[2].get::<_, String>(1), "0003_event_code_day.sql");
+    assert_eq!(
+        rows[3].get::<_, String>(1),
+        "0004_event_idempotency_scope.sql"
+    );
     assert_eq!(again.counts().await.expect("counts"), Counts::default());
     let srid: i32 = sql
         .query_one("SELECT Find_SRID('public', 'area', 'geom')", &[])

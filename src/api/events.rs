@@ -4,7 +4,11 @@
 //! event's area; `overdue` and the card are derived from the service clock at read time.
 //!
 //! Answers of `POST /api/events`: a single event object gets 201 (created), 200 (already
-//! stored: same code) or its error (422 validation, 403 out of scope). A batch
+//! stored: same code) or its error (422 validation, 403 out of scope, 409
+//! `idempotency_conflict` when its key was used for a different event). Idempotency keys are
+//! (the poster's token scope, source, external_id): two jurisdictions may use the same key for
+//! two events, and neither learns of the other's. The fields a retry must repeat are those of
+//! `model::event_input::replay_differences`. A batch
 //! `{"events": [...]}` gets 200 with one result per event in input order; with
 //! `"all_or_nothing": true` and any invalid event nothing is stored and the answer is 422 with
 //! the same per-event results.
@@ -14,20 +18,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use geo_types::Point;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Principal, Role};
 use super::error::{bad_json, bad_query, ApiError};
 use super::AppState;
-use crate::crs::{self, Crs};
 use crate::engine::events::{card_at, overdue_at, Card};
-use crate::model::workflow::{self, Action, WorkflowState};
-use crate::model::{
-    lonlat_in_range, scope_prefix, Evaluation, Event, EventSource, EventStatus, HandlingLevel,
-    Transition,
-};
+use crate::model::event_input::{self, EventFieldError, EventFields, FutureBound};
+use crate::model::workflow::{self, Action, StepInput, WorkflowError, WorkflowState};
+use crate::model::{scope_prefix, Event, EventSource, EventStatus, HandlingLevel, Transition};
 use crate::store::event_query::{EventQuery, Ingested};
 
 /// Most events one post may carry.
@@ -35,17 +37,13 @@ pub const MAX_BATCH: usize = 1_000;
 /// Default and largest page of `GET /api/events`.
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1_000;
-/// A report may be stamped at most this far in the future (clock skew of phones).
-const FUTURE_SLACK_MIN: i64 = 5;
-/// Longest accepted title and content, in characters.
-const MAX_TITLE: usize = 200;
-const MAX_CONTENT: usize = 10_000;
 
 /// One event as posted by a source system.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
-    /// The source system's id: (source, external_id) makes retries idempotent. Required.
+    /// The source system's id: (the token's scope, source, external_id) makes retries
+    /// idempotent. Required.
     pub external_id: Option<String>,
     /// `patrol`, `hotline`, `wechat`, `app` or `video`. Required.
     pub source: Option<String>,
@@ -90,7 +88,7 @@ pub async fn ingest(
     let Json(body) = body.map_err(bad_json)?;
     let (items, all_or_nothing, single) = split_body(body)?;
     let now = state.clock.now();
-    let checked: Vec<Result<Event, EventError>> = items
+    let checked: Vec<Result<Posted, EventError>> = items
         .into_iter()
         .map(|item| build_event(&state, &principal, item, now))
         .collect();
@@ -100,17 +98,14 @@ pub async fn ingest(
         checked
             .iter()
             .filter_map(|c| c.as_ref().ok())
-            .cloned()
+            .map(|p| p.event.clone())
             .collect()
     } else {
         Vec::new()
     };
-    let stored = state
-        .writes
-        .ingest_events(&valid)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("cannot store the events: {e}")))?;
+    let stored = store_created(&state, &valid).await?;
     let results = merge_results(&checked, &stored, store_all);
+    let results = refuse_different_replays(&state, &checked, results).await?;
     Ok(if single {
         single_answer(&results[0])
     } else {
@@ -166,45 +161,102 @@ fn split_body(body: Value) -> Result<(Vec<Value>, bool, bool), ApiError> {
     Ok((items, all_or_nothing, false))
 }
 
-/// Validates one posted event and places it: area chain, deadline, the first log entry.
+/// Stores the new events (idempotently) through the write path, which applies the created ones.
+async fn store_created(state: &AppState, valid: &[Event]) -> Result<Vec<Ingested>, ApiError> {
+    state
+        .writes
+        .ingest_events(valid)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("cannot store the events: {e}")))
+}
+
+/// A valid posted event, and whether its body gave `reported_at` (else it is the time of the
+/// post, which a retry cannot repeat).
+struct Posted {
+    event: Event,
+    reported_at_given: bool,
+}
+
+/// Turns every "already stored" answer whose stored event differs from the post into an
+/// `idempotency_conflict` (409 for a single event): a reused key never hides a different
+/// event. Keys are scoped by the poster's jurisdiction, so the stored event is the poster's own.
+async fn refuse_different_replays(
+    state: &AppState,
+    checked: &[Result<Posted, EventError>],
+    results: Vec<Result<Ingested, EventError>>,
+) -> Result<Vec<Result<Ingested, EventError>>, ApiError> {
+    let mut out = Vec::with_capacity(results.len());
+    for (posted, result) in checked.iter().zip(results) {
+        let replay = match (posted, &result) {
+            (Ok(posted), Ok(ingested)) if !ingested.created => Some((posted, ingested)),
+            _ => None,
+        };
+        let Some((posted, ingested)) = replay else {
+            out.push(result);
+            continue;
+        };
+        let stored = state
+            .store
+            .event(&ingested.code)
+            .await
+            .map_err(|e| ApiError::unavailable(format!("cannot read the stored event: {e}")))?;
+        let differences = stored
+            .map(|s| event_input::replay_differences(&s, &posted.event, posted.reported_at_given))
+            .unwrap_or_default();
+        out.push(if differences.is_empty() {
+            result
+        } else {
+            Err(invalid(
+                "idempotency_conflict",
+                format!(
+                    "external_id {:?} of source {} was already posted in your jurisdiction for an event with a different {}; use a new external_id for a new event",
+                    posted.event.external_id.as_deref().unwrap_or_default(),
+                    posted.event.source.as_str(),
+                    differences.join(", ")
+                ),
+            ))
+        });
+    }
+    Ok(out)
+}
+
+/// Validates one posted event (`model::event_input`, the rules import shares) and places it:
+/// area chain, deadline, the first log entry.
 fn build_event(
     state: &AppState,
     principal: &Principal,
     item: Value,
     now: DateTime<Utc>,
-) -> Result<Event, EventError> {
+) -> Result<Posted, EventError> {
     let input: EventInput =
         serde_json::from_value(item).map_err(|e| invalid("invalid_event", e.to_string()))?;
-    let external_id = required(input.external_id, "external_id", "missing_external_id")?;
-    let source_text = required(input.source, "source", "bad_source")?;
-    let source = EventSource::parse(&source_text).ok_or_else(|| {
-        invalid(
-            "bad_source",
-            format!(
-                "unknown source {source_text:?}: expected patrol, hotline, wechat, app or video"
-            ),
-        )
-    })?;
-    let category = required(input.category, "category", "bad_category")?;
-    check_category(&category).map_err(|m| invalid("bad_category", m))?;
-    let title = required(input.title, "title", "missing_title")?;
-    let content = input.content.unwrap_or_default();
-    if title.chars().count() > MAX_TITLE || content.chars().count() > MAX_CONTENT {
-        return Err(invalid(
-            "too_long",
-            format!("title is limited to {MAX_TITLE} and content to {MAX_CONTENT} characters"),
-        ));
+    let reported_at_given = input.reported_at.is_some();
+    if input
+        .external_id
+        .as_deref()
+        .is_none_or(|id| id.trim().is_empty())
+    {
+        return Err(field_error(&EventFieldError::Missing("external_id")));
     }
-    let (lon, lat) = place(input.lon, input.lat, input.crs.as_deref())?;
-    let reported_at = input.reported_at.unwrap_or(now);
-    if reported_at > now + Duration::minutes(FUTURE_SLACK_MIN) {
-        return Err(invalid(
-            "reported_in_future",
-            format!("reported_at {reported_at} is after the server time {now}"),
-        ));
-    }
-    let reported_at =
-        DateTime::from_timestamp_millis(reported_at.timestamp_millis()).unwrap_or(reported_at);
+    let fields = EventFields {
+        location: input_location(&input)?,
+        external_id: input.external_id,
+        source: input.source,
+        category: input.category,
+        title: input.title,
+        content: input.content,
+        reporter_name: input.reporter_name,
+        reporter_phone: input.reporter_phone,
+        address: input.address,
+        reported_at: input.reported_at,
+    };
+    let valid =
+        event_input::validate(fields, now, FutureBound::ServiceClock).map_err(|problems| {
+            problems
+                .first()
+                .map_or_else(|| invalid("invalid_event", "invalid event"), field_error)
+        })?;
+    let (lon, lat) = (valid.location.x(), valid.location.y());
     let snapshot = state.engine.snapshot();
     let area_code = snapshot
         .lookup(lon, lat)
@@ -226,28 +278,33 @@ fn build_event(
         ));
     }
     let level = HandlingLevel::Community;
-    Ok(Event {
+    let event = Event {
         code: String::new(),
-        external_id: Some(external_id),
-        deadline: Some(state.deadlines.deadline(&category, level, reported_at)),
-        title,
-        category,
-        source,
-        content,
-        reporter_name: input.reporter_name.filter(|s| !s.trim().is_empty()),
-        reporter_phone: input.reporter_phone.filter(|s| !s.trim().is_empty()),
-        location: geo_types::Point::new(lon, lat),
-        address: input.address.filter(|s| !s.trim().is_empty()),
+        external_id: valid.external_id,
+        idempotency_scope: principal.scope.clone(),
+        deadline: Some(
+            state
+                .deadlines
+                .deadline(&valid.category, level, valid.reported_at),
+        ),
+        title: valid.title,
+        category: valid.category,
+        source: valid.source,
+        content: valid.content,
+        reporter_name: valid.reporter_name,
+        reporter_phone: valid.reporter_phone,
+        location: valid.location,
+        address: valid.address,
         outside_grid: snapshot.grid_at(lon, lat).is_none(),
         area_code: Some(area_code),
         status: EventStatus::Reported,
         level,
         department: None,
-        reported_at,
+        reported_at: valid.reported_at,
         closed_at: None,
         evaluation: None,
         transitions: vec![Transition {
-            at: reported_at,
+            at: valid.reported_at,
             from: None,
             to: EventStatus::Reported,
             actor: principal.sub.clone(),
@@ -255,50 +312,38 @@ fn build_event(
             department: None,
             note: None,
         }],
+    };
+    Ok(Posted {
+        event,
+        reported_at_given,
     })
 }
 
-fn required(value: Option<String>, field: &str, code: &'static str) -> Result<String, EventError> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| invalid(code, format!("{field} is required")))
+/// The posted lon/lat converted from its `crs` to the storage CRS (`None` when absent: the
+/// validation names it).
+fn input_location(input: &EventInput) -> Result<Option<Point<f64>>, EventError> {
+    let (Some(x), Some(y)) = (input.lon, input.lat) else {
+        return Ok(None);
+    };
+    let crs = event_input::parse_crs(input.crs.as_deref()).map_err(|e| field_error(&e))?;
+    event_input::place(x, y, crs)
+        .map(Some)
+        .map_err(|e| field_error(&e))
 }
 
-/// A category code: 1–16 ASCII letters or digits.
+fn field_error(e: &EventFieldError) -> EventError {
+    invalid(e.code(), e.to_string())
+}
+
+/// A category code (the one rule, `model::event_input::check_category`), with the message a
+/// listing filter answers.
 fn check_category(category: &str) -> Result<(), String> {
-    if (1..=16).contains(&category.len()) && category.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(())
-    } else {
-        Err(format!(
-            "category {category:?} must be 1 to 16 letters or digits, like 0102"
-        ))
-    }
-}
-
-/// lon/lat in `crs`, converted to the storage CRS and checked to lie in China.
-fn place(lon: Option<f64>, lat: Option<f64>, crs: Option<&str>) -> Result<(f64, f64), EventError> {
-    let (Some(x), Some(y)) = (lon, lat) else {
-        return Err(invalid("missing_location", "lon and lat are required"));
-    };
-    let crs = match crs {
-        None => Crs::Wgs84,
-        Some(text) => Crs::parse(text).map_err(|e| invalid("bad_crs", e.to_string()))?,
-    };
-    let (lon, lat) =
-        crs::to_storage(crs, x, y).map_err(|e| invalid("bad_coordinates", e.to_string()))?;
-    if !lonlat_in_range(lon, lat) {
-        return Err(invalid(
-            "bad_coordinates",
-            format!("({lon}, {lat}) is not a longitude/latitude in China; check the order (lon first) and the crs"),
-        ));
-    }
-    Ok((lon, lat))
+    event_input::check_category(category).map_err(|e| e.to_string())
 }
 
 /// One result per input: the store's outcome for valid events, the error for the others.
 fn merge_results(
-    checked: &[Result<Event, EventError>],
+    checked: &[Result<Posted, EventError>],
     stored: &[Ingested],
     store_all: bool,
 ) -> Vec<Result<Ingested, EventError>> {
@@ -331,10 +376,10 @@ fn single_answer(result: &Result<Ingested, EventError>) -> Response {
         Ok(i) if i.created => (StatusCode::CREATED, Json(result_json(0, result))).into_response(),
         Ok(_) => (StatusCode::OK, Json(result_json(0, result))).into_response(),
         Err(e) => {
-            let status = if e.code == "out_of_scope" {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
+            let status = match e.code {
+                "out_of_scope" => StatusCode::FORBIDDEN,
+                "idempotency_conflict" => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             let body = json!({"error": {"code": e.code, "message": e.message}});
             (status, Json(body)).into_response()
@@ -401,21 +446,21 @@ pub async fn transition(
             ),
         )
     })?;
-    let from = WorkflowState {
-        status: event.status,
-        level: event.level,
-    };
-    let Some(to) = workflow::next(from, action) else {
-        return Ok(invalid_transition(&event, action));
+    let input = StepInput {
+        department: body.department,
+        note: body.note,
+        score: body.score,
+        comment: body.comment,
     };
     let now = state.clock.now();
-    let next = step(&state, &event, action, to, &body, &principal, now)?;
-    let applied = state
-        .writes
-        .transition_event(&next, event.transitions.len())
-        .await
-        .map_err(|e| ApiError::unavailable(format!("cannot store the transition: {e}")))?;
-    if !applied {
+    let next = match workflow::step(&event, action, input, &principal.sub, now, &state.deadlines) {
+        Ok(next) => next,
+        Err(WorkflowError::NotAllowed { from, allowed, .. }) => {
+            return Ok(invalid_transition(&event.code, action, from, &allowed))
+        }
+        Err(e) => return Err(step_error(&e)),
+    };
+    if !store_transition(&state, &next, event.transitions.len()).await? {
         return Err(ApiError {
             status: StatusCode::CONFLICT,
             code: "concurrent_transition",
@@ -427,100 +472,51 @@ pub async fn transition(
     Ok(Json(details(&state, &principal, &next, now)).into_response())
 }
 
-/// The 409 answer naming the actions allowed from the event's state.
-fn invalid_transition(event: &Event, action: Action) -> Response {
-    let allowed: Vec<&str> = workflow::allowed(WorkflowState {
-        status: event.status,
-        level: event.level,
-    })
-    .into_iter()
-    .map(Action::as_str)
-    .collect();
-    let body = json!({"error": {
-        "code": "invalid_transition",
-        "message": format!(
-            "{} is not allowed for event {} ({} at {} level); allowed: {}",
-            action.as_str(), event.code, event.status.as_str(), event.level.as_str(),
-            if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
-        ),
-        "status": event.status.as_str(),
-        "level": event.level.as_str(),
-        "allowed": allowed,
-    }});
-    (StatusCode::CONFLICT, Json(body)).into_response()
+/// Writes the event's new state (if it still has `steps` transitions) and applies it to the
+/// engine through the write path; `false` when another writer got there first.
+async fn store_transition(state: &AppState, next: &Event, steps: usize) -> Result<bool, ApiError> {
+    state
+        .writes
+        .transition_event(next, steps)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("cannot store the transition: {e}")))
 }
 
-/// The event after `action`: new status and level, the fields the action sets, the log entry.
-fn step(
-    state: &AppState,
-    event: &Event,
+/// The answer to a step refused for its input: 422 for a text over its limit, 400 for a
+/// missing or stray field (a step the loop does not allow answers [`invalid_transition`]).
+fn step_error(e: &WorkflowError) -> ApiError {
+    let status = match e {
+        WorkflowError::Field(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError {
+        status,
+        code: e.code(),
+        message: e.to_string(),
+    }
+}
+
+/// The 409 answer naming the actions allowed from the event's state.
+fn invalid_transition(
+    code: &str,
     action: Action,
-    to: WorkflowState,
-    body: &TransitionBody,
-    principal: &Principal,
-    now: DateTime<Utc>,
-) -> Result<Event, ApiError> {
-    let mut next = event.clone();
-    next.status = to.status;
-    next.level = to.level;
-    let department = body.department.clone().filter(|d| !d.trim().is_empty());
-    if (body.score.is_some() || body.comment.is_some()) && action != Action::Evaluate {
-        return Err(ApiError::bad_request(
-            "unexpected_evaluation",
-            "score and comment belong to the evaluate action only",
-        ));
-    }
-    match action {
-        Action::Dispatch => {
-            next.department = Some(department.ok_or_else(|| {
-                ApiError::bad_request(
-                    "missing_department",
-                    "dispatch needs the department it goes to",
-                )
-            })?);
-        }
-        Action::Escalate => {
-            next.department = None;
-            next.deadline = Some(state.deadlines.deadline(
-                &event.category,
-                to.level,
-                event.reported_at,
-            ));
-        }
-        Action::Return if to.level != event.level => {
-            next.department = None;
-            next.deadline = Some(state.deadlines.deadline(
-                &event.category,
-                to.level,
-                event.reported_at,
-            ));
-        }
-        Action::Close => next.closed_at = Some(now),
-        Action::Evaluate => {
-            let score = body.score.filter(|s| (1..=5).contains(s)).ok_or_else(|| {
-                ApiError::bad_request("bad_score", "evaluate needs a score from 1 to 5")
-            })?;
-            next.evaluation = Some(Evaluation {
-                score,
-                comment: body.comment.clone(),
-            });
-        }
-        _ => {
-            if department.is_some() {
-                next.department = department;
-            }
-        }
-    }
-    next.transitions.push(Transition {
-        at: now,
-        from: Some(event.status),
-        to: to.status,
-        actor: principal.sub.clone(),
-        level: to.level,
-        department: next.department.clone(),
-        note: body.note.clone().filter(|n| !n.trim().is_empty()),
-    });
-    Ok(next)
+    from: WorkflowState,
+    allowed: &[Action],
+) -> Response {
+    let refused = WorkflowError::NotAllowed {
+        code: code.to_string(),
+        action,
+        from,
+        allowed: allowed.to_vec(),
+    };
+    let body = json!({"error": {
+        "code": refused.code(),
+        "message": refused.to_string(),
+        "status": from.status.as_str(),
+        "level": from.level.as_str(),
+        "allowed": allowed.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    }});
+    (StatusCode::CONFLICT, Json(body)).into_response()
 }
 
 /// Reads an event and checks it is inside the caller's jurisdiction (404 / 403).

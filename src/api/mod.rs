@@ -74,7 +74,7 @@ pub struct Services {
     /// The instant derived values (overdue, cards) are judged at; fixed in tests.
     pub clock: clock::Clock,
     /// Event deadline hours per category and level (限时办结).
-    pub deadlines: Arc<crate::model::deadline::Deadlines>,
+    pub deadlines: Arc<crate::model::deadline_hours::Deadlines>,
     /// Where every write goes: store, engine, tile cache, live subscribers.
     pub writes: Arc<crate::write::WritePath>,
 }

@@ -138,18 +138,18 @@ fn event_code_param() -> Value {
 /// `POST/GET /api/events`, `GET /api/events/{code}`, `POST /api/events/{code}/transitions`.
 fn event_paths() -> Value {
     let event_input = json!({"type": "object", "required": ["external_id", "source", "category", "title", "lon", "lat"], "properties": {
-        "external_id": {"type": "string", "description": "the source's id; (source, external_id) makes retries idempotent"},
+        "external_id": {"type": "string", "maxLength": 100, "description": "the source's id; (the poster's jurisdiction, source, external_id) makes retries idempotent"},
         "source": {"type": "string", "enum": ["patrol", "hotline", "wechat", "app", "video"]},
-        "category": {"type": "string", "description": "category code (e.g. 0102); its major (2 digits) or full code picks the deadline"},
+        "category": {"type": "string", "pattern": "^[A-Za-z0-9]{1,16}$", "description": "category code (e.g. 0102, or a key such as dispute): 1–16 letters or digits; its major (2 digits) or full code picks the deadline"},
         "title": {"type": "string", "maxLength": 200}, "content": {"type": "string", "maxLength": 10000},
-        "reporter_name": {"type": "string"}, "reporter_phone": {"type": "string"}, "address": {"type": "string"},
+        "reporter_name": {"type": "string", "maxLength": 100}, "reporter_phone": {"type": "string", "maxLength": 32}, "address": {"type": "string", "maxLength": 500},
         "lon": {"type": "number"}, "lat": {"type": "number"},
         "crs": {"type": "string", "default": "wgs84", "description": "wgs84, gcj02, bd09, EPSG:4490, …"},
-        "reported_at": {"type": "string", "format": "date-time", "description": "default now; at most 5 minutes in the future"}
+        "reported_at": {"type": "string", "format": "date-time", "description": "default now; from 2000-01-01T00:00:00Z to at most 5 minutes in the future"}
     }});
     let result = json!({"type": "object", "properties": {
         "index": {"type": "integer"}, "code": {"type": "string"}, "created": {"type": "boolean", "description": "false: already stored, same code, nothing written"},
-        "error": {"type": "object", "properties": {"code": {"type": "string", "description": "invalid_event, missing_external_id, bad_source, bad_category, missing_title, too_long, missing_location, bad_crs, bad_coordinates, reported_in_future, outside_area, out_of_scope, not_stored"}, "message": {"type": "string"}}}
+        "error": {"type": "object", "properties": {"code": {"type": "string", "description": "invalid_event, missing_external_id, bad_source, bad_category, missing_title, too_long, missing_location, bad_crs, bad_coordinates, reported_in_future, bad_reported_at, outside_area, out_of_scope, idempotency_conflict, not_stored"}, "message": {"type": "string"}}}
     }});
     let list_params = json!([
         {"name": "bbox", "in": "query", "schema": {"type": "string"}, "description": "west,south,east,north (degrees)"},
@@ -169,7 +169,7 @@ fn event_paths() -> Value {
         "/api/events": {
             "post": {
                 "summary": "Ingest one event or a batch of up to 1000 (roles dispatcher, device, admin)",
-                "description": "Idempotent on (source, external_id): a retry answers the same code and writes nothing. The engine assigns the deepest base area and flags outside_grid. A single object answers 201 (created), 200 (existing), 422 or 403 (its error). A batch {\"events\": [...], \"all_or_nothing\": false} answers 200 with one result per event in input order; one bad event never blocks the others unless all_or_nothing, which stores nothing and answers 422 when any event is invalid.",
+                "description": "Idempotent on (the token's scope, source, external_id): a retry answers the same code and writes nothing; the same key with a different category, title, content, reporter, address, location or given reported_at answers 409 idempotency_conflict. Another jurisdiction's keys are never seen. The engine assigns the deepest base area and flags outside_grid. A single object answers 201 (created), 200 (existing), 422 or 403 (its error). A batch {\"events\": [...], \"all_or_nothing\": false} answers 200 with one result per event in input order; one bad event never blocks the others unless all_or_nothing, which stores nothing and answers 422 when any event is invalid.",
                 "security": [{"bearer": []}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
                     event_input,
@@ -183,6 +183,7 @@ fn event_paths() -> Value {
                     "400": error_response("bad_json, empty_batch, too_many_events"),
                     "401": error_response("missing or invalid token"),
                     "403": error_response("forbidden_role, or out_of_scope for a single event"),
+                    "409": error_response("idempotency_conflict: a single event's key was used for a different event"),
                     "422": error_response("a single event's validation error, or an all_or_nothing batch with invalid events (per-event results)")
                 }
             },
@@ -216,8 +217,8 @@ fn event_paths() -> Value {
             "parameters": [event_code_param()],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action"], "properties": {
                 "action": {"type": "string", "enum": ["register", "dispatch", "handle", "feedback", "close", "evaluate", "escalate", "return"]},
-                "department": {"type": "string"}, "note": {"type": "string"},
-                "score": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": {"type": "string"}
+                "department": {"type": "string", "maxLength": 200}, "note": {"type": "string", "maxLength": 2000},
+                "score": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": {"type": "string", "maxLength": 2000}
             }}}}},
             "responses": {
                 "200": {"description": "the event after the step (as GET /api/events/{code})"},
@@ -225,6 +226,7 @@ fn event_paths() -> Value {
                 "401": error_response("missing or invalid token"),
                 "403": error_response("forbidden_role, out_of_scope"),
                 "404": error_response("not_found"),
+                "422": error_response("too_long: department, note or comment over its limit"),
                 "409": error_response("invalid_transition (the error object also holds status, level and allowed: the actions allowed now), or concurrent_transition (another step was stored first; read and retry)")
             }
         }}

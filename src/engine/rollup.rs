@@ -4,7 +4,7 @@
 //! Each building contributes its own totals (itself, its houses, their households and
 //! population) to:
 //! - every **base** area whose jurisdiction contains the building's `grid_code` (the prefix
-//!   rule of `model::code`), so a base parent's rollup is the sum of its children's by
+//!   rule of `model::area_code`), so a base parent's rollup is the sum of its children's by
 //!   construction;
 //! - in every other layer, for each level, the area that owns the building's interior point
 //!   under the border rule (`point_in_area`).

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use geo::{BoundingRect, Centroid, Contains};
 use geo_types::{Coord, Point};
 use rand::Rng;
@@ -26,6 +26,9 @@ use super::metric::{m_per_deg_lat, m_per_deg_lon};
 use super::names::{self, SiteKind};
 use super::random::{normal, stream, weighted_index, Purpose};
 use super::City;
+use crate::model::area::city_code;
+use crate::model::deadline_hours::Deadlines;
+use crate::model::event_code::format_code;
 use crate::model::{
     Evaluation, Event, EventSource, EventStatus, HandlingLevel, Layer, Level, Transition,
 };
@@ -45,12 +48,11 @@ pub fn anchor() -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// One event category: GB/T 30428.2-style code, name, deadline, the department handling it
+/// One event category: GB/T 30428.2-style code, name, the department handling it
 /// above the community, weights in urban and rural grids, and a description.
 struct Category {
     code: &'static str,
     name: &'static str,
-    deadline_h: i64,
     department: &'static str,
     urban: f64,
     rural: f64,
@@ -61,7 +63,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0101",
         name: "道路破损",
-        deadline_h: 72,
         department: "住房和城乡建设局",
         urban: 6.0,
         rural: 6.0,
@@ -70,7 +71,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0102",
         name: "井盖缺失",
-        deadline_h: 24,
         department: "住房和城乡建设局",
         urban: 3.0,
         rural: 1.0,
@@ -79,7 +79,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0103",
         name: "路灯损坏",
-        deadline_h: 72,
         department: "城市管理局",
         urban: 4.0,
         rural: 2.0,
@@ -88,7 +87,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0201",
         name: "乱贴乱画",
-        deadline_h: 48,
         department: "城市管理局",
         urban: 4.0,
         rural: 1.0,
@@ -97,7 +95,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0203",
         name: "占道经营",
-        deadline_h: 24,
         department: "城市管理局",
         urban: 9.0,
         rural: 2.0,
@@ -106,7 +103,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0205",
         name: "暴露垃圾",
-        deadline_h: 24,
         department: "城市管理局",
         urban: 7.0,
         rural: 8.0,
@@ -115,7 +111,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0301",
         name: "违法建设",
-        deadline_h: 168,
         department: "自然资源和规划局",
         urban: 2.0,
         rural: 5.0,
@@ -124,7 +119,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0305",
         name: "乱堆物料",
-        deadline_h: 48,
         department: "城市管理局",
         urban: 5.0,
         rural: 6.0,
@@ -133,7 +127,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0401",
         name: "噪音扰民",
-        deadline_h: 24,
         department: "生态环境局",
         urban: 5.0,
         rural: 1.5,
@@ -142,7 +135,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0402",
         name: "油烟污染",
-        deadline_h: 72,
         department: "生态环境局",
         urban: 3.0,
         rural: 0.5,
@@ -151,7 +143,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0502",
         name: "消防隐患",
-        deadline_h: 48,
         department: "消防救援支队",
         urban: 4.0,
         rural: 3.0,
@@ -160,7 +151,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0503",
         name: "安全隐患",
-        deadline_h: 48,
         department: "应急管理局",
         urban: 2.0,
         rural: 3.0,
@@ -169,7 +159,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0601",
         name: "矛盾纠纷",
-        deadline_h: 168,
         department: "司法局",
         urban: 5.0,
         rural: 8.0,
@@ -178,7 +167,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0602",
         name: "劳资纠纷",
-        deadline_h: 168,
         department: "人力资源和社会保障局",
         urban: 2.0,
         rural: 2.0,
@@ -187,7 +175,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0701",
         name: "食品安全",
-        deadline_h: 72,
         department: "市场监督管理局",
         urban: 2.0,
         rural: 1.0,
@@ -196,7 +183,6 @@ const CATEGORIES: &[Category] = &[
     Category {
         code: "0801",
         name: "校园周边",
-        deadline_h: 48,
         department: "教育局",
         urban: 1.0,
         rural: 0.5,
@@ -269,6 +255,10 @@ struct Plan {
     hotspots: Vec<Hotspot>,
     /// The city boundary (open ring, counter-clockwise) for points just outside.
     city_ring: Vec<Coord<f64>>,
+    /// Hours per category and level: `events/deadlines.toml`, the table the server uses.
+    deadlines: Deadlines,
+    /// The idempotency key space of the events: the city's, as for imports.
+    key_scope: String,
 }
 
 /// The event stream of a city: an iterator of chunks (whole days), oldest first.
@@ -409,6 +399,10 @@ pub fn stream_of(city: &City, total: u64, days: u32, seed: u64) -> EventStream {
             cumulative,
             hotspots: hotspots(city),
             city_ring,
+            deadlines: Deadlines::builtin(),
+            key_scope: city_code(&city.dataset.areas)
+                .unwrap_or_default()
+                .to_string(),
         },
         day: 0,
         next_index: 0,
@@ -525,11 +519,12 @@ impl Plan {
             })
             .collect();
         times.sort();
-        let date = start.format("%Y%m%d").to_string();
+        // `start` is the China day's midnight written as UTC: its date is the day of the codes.
+        let day = start.date_naive();
         times
             .into_iter()
             .enumerate()
-            .map(|(k, at)| self.event(&mut rng, &date, k, first_index + k as u64, at))
+            .map(|(k, at)| self.event(&mut rng, day, k, first_index + k as u64, at))
             .collect()
     }
 
@@ -611,7 +606,7 @@ impl Plan {
     fn event(
         &self,
         rng: &mut ChaCha8Rng,
-        date: &str,
+        day: NaiveDate,
         k: usize,
         index: u64,
         at: DateTime<Utc>,
@@ -643,15 +638,19 @@ impl Plan {
             rng,
             at,
             self.anchor,
-            place.category,
+            Rules {
+                category: place.category,
+                deadlines: &self.deadlines,
+            },
             info,
             place.grid.is_none(),
             reporter_actor,
         );
         let community = info.map(|i| i.community.as_str()).unwrap_or("市界外");
         Event {
-            code: format!("E{date}{k:06}"),
+            code: format_code(day, k as u32),
             external_id: Some(format!("{}-{index}", source.as_str())),
+            idempotency_scope: self.key_scope.clone(),
             title: format!("{}：{}", community, place.category.name),
             category: place.category.code.to_string(),
             source,
@@ -666,7 +665,10 @@ impl Plan {
             level: history.level,
             department: history.department,
             reported_at: at,
-            deadline: Some(at + Duration::hours(place.category.deadline_h)),
+            deadline: Some(
+                self.deadlines
+                    .deadline(place.category.code, history.level, at),
+            ),
             closed_at: history.closed_at,
             evaluation: history.evaluation,
             transitions: history.transitions,
@@ -709,16 +711,24 @@ fn minutes(rng: &mut ChaCha8Rng, lo: i64, hi: i64) -> Duration {
     Duration::minutes(rng.random_range(lo..=hi))
 }
 
+/// A category and the deadline table its events are timed by.
+#[derive(Clone, Copy)]
+struct Rules<'a> {
+    category: &'a Category,
+    deadlines: &'a Deadlines,
+}
+
 /// Draws the full seven-step history and keeps what happened before `anchor`.
 fn history(
     rng: &mut ChaCha8Rng,
     reported: DateTime<Utc>,
     anchor: DateTime<Utc>,
-    cat: &Category,
+    rules: Rules<'_>,
     info: Option<&GridInfo>,
     outside: bool,
     reporter: String,
 ) -> History {
+    let cat = rules.category;
     let level = if outside {
         HandlingLevel::City
     } else {
@@ -752,7 +762,8 @@ fn history(
     } else {
         rng.random_range(0.3..0.8)
     };
-    let feedback = (reported + Duration::minutes((cat.deadline_h as f64 * 60.0 * share) as i64))
+    let allotted_min = f64::from(rules.deadlines.hours(cat.code, level)) * 60.0;
+    let feedback = (reported + Duration::minutes((allotted_min * share) as i64))
         .max(handling + Duration::minutes(10));
     let closed = feedback + minutes(rng, 15, 4 * 60);
     let evaluated = rng
@@ -820,7 +831,7 @@ fn history(
         });
         from = Some(to);
     }
-    let closed_at = (from >= Some(EventStatus::Closed)).then_some(closed);
+    let closed_at = from.is_some_and(|s| !s.is_open()).then_some(closed);
     let mut evaluation = None;
     if let (Some(at), Some(EventStatus::Closed)) = (evaluated, from) {
         if at <= anchor {
@@ -880,12 +891,16 @@ mod tests {
     fn histories_cut_at_the_anchor() {
         let mut rng = stream(1, Purpose::Events, 0);
         let cat = category("0203");
+        let deadlines = Deadlines::builtin();
         let a = anchor();
         let fresh = history(
             &mut rng,
             a - Duration::minutes(1),
             a,
-            cat,
+            Rules {
+                category: cat,
+                deadlines: &deadlines,
+            },
             None,
             false,
             "x".into(),
@@ -897,12 +912,15 @@ mod tests {
             &mut rng,
             a - Duration::days(60),
             a,
-            cat,
+            Rules {
+                category: cat,
+                deadlines: &deadlines,
+            },
             None,
             false,
             "x".into(),
         );
-        assert!(old.status >= EventStatus::Closed);
+        assert!(!old.status.is_open());
         assert!(old.closed_at.is_some());
         for w in old.transitions.windows(2) {
             assert!(w[0].at <= w[1].at);
@@ -912,7 +930,10 @@ mod tests {
             &mut rng,
             a - Duration::days(60),
             a,
-            cat,
+            Rules {
+                category: cat,
+                deadlines: &deadlines,
+            },
             None,
             true,
             "x".into(),

@@ -1,11 +1,14 @@
-//! Which grid holds a point: an R-tree over grid envelopes, then a closed point-in-polygon test.
-//! On a border shared by several grids the lowest code wins, the rule the engine and PostGIS
-//! apply (`SELECT min(code) … WHERE ST_Intersects(geom, point)`).
+//! Which grid holds a point while the city is generated (before any engine exists): an R-tree
+//! over grid envelopes, then the engine's own point-in-area test and border rule
+//! (`engine::point_in_area`: the lowest code among the closed polygons holding the point,
+//! bit-for-bit what PostGIS answers), so generated events sit in the grid the engine assigns.
 
-use geo::{BoundingRect, Intersects};
-use geo_types::{Coord, Polygon};
+use geo::BoundingRect;
+use geo_types::{Coord, MultiPolygon, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
+
+use crate::engine::point_in_area::{OwnerSearch, PreparedArea};
 
 type Envelope = GeomWithData<Rectangle<[f64; 2]>, usize>;
 
@@ -15,6 +18,7 @@ pub struct GridIndex {
     tree: RTree<Envelope>,
     codes: Vec<String>,
     polygons: Vec<Polygon<f64>>,
+    prepared: Vec<PreparedArea>,
 }
 
 impl GridIndex {
@@ -23,28 +27,35 @@ impl GridIndex {
         let mut envelopes = Vec::with_capacity(grids.len());
         let mut codes = Vec::with_capacity(grids.len());
         let mut polygons = Vec::with_capacity(grids.len());
+        let mut prepared = Vec::with_capacity(grids.len());
         for (i, (code, polygon)) in grids.into_iter().enumerate() {
             if let Some(r) = polygon.bounding_rect() {
                 let rect = Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
                 envelopes.push(GeomWithData::new(rect, i));
             }
             codes.push(code);
+            prepared.push(PreparedArea::new(&MultiPolygon(vec![polygon.clone()])));
             polygons.push(polygon);
         }
         GridIndex {
             tree: RTree::bulk_load(envelopes),
             codes,
             polygons,
+            prepared,
         }
     }
 
     /// The grid owning `p` (lowest code among those whose closed polygon holds it), if any.
     pub fn locate(&self, p: Coord<f64>) -> Option<usize> {
-        self.tree
+        let mut search = OwnerSearch::new(p);
+        for envelope in self
+            .tree
             .locate_in_envelope_intersecting(&AABB::from_point([p.x, p.y]))
-            .map(|e| e.data)
-            .filter(|&i| self.polygons[i].intersects(&p))
-            .min_by(|&a, &b| self.codes[a].cmp(&self.codes[b]))
+        {
+            let i = &envelope.data;
+            search.offer(&self.codes[*i], &self.prepared[*i], i);
+        }
+        search.owner().copied()
     }
 
     /// The code of grid `i`.

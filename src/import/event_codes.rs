@@ -1,5 +1,9 @@
-//! Event codes for events imported without one: `E` + the report date (yyyymmdd, China
-//! Standard Time) + a 6-digit sequence of that day, e.g. `E20240501000042`.
+//! Event codes for events imported without one, in the one format of `model::event_code`
+//! (`E` + the report day in China + a 6-digit sequence, e.g. `E20240501000042`).
+//!
+//! Imported events have no poster: their idempotency key space (`Event::idempotency_scope`) is
+//! the city's (`model::area::city_code`), so a re-import finds the events an earlier import
+//! (or a city-scoped poster) stored, and never those of a district's poster.
 //!
 //! The sequence continues after the highest one already stored for that day (and after any
 //! such code given explicitly in the file), so generated codes never collide. An event whose
@@ -8,18 +12,33 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::model::event_code::{china_day, format_code, parse_code, MAX_SEQUENCE};
 use crate::model::EventSource;
 
-/// Highest sequence per day and stored codes by (source, external id).
+/// Highest sequence per day and stored codes by (source, external id) in one key space.
 #[derive(Debug, Default)]
 pub struct EventCodes {
-    last_sequence: HashMap<String, u32>,
+    key_scope: String,
+    last_sequence: HashMap<NaiveDate, u32>,
     by_external_id: HashMap<(EventSource, String), String>,
 }
 
 impl EventCodes {
+    /// No codes known yet, for events of the key space `key_scope`.
+    pub fn new(key_scope: &str) -> EventCodes {
+        EventCodes {
+            key_scope: key_scope.to_string(),
+            ..EventCodes::default()
+        }
+    }
+
+    /// The idempotency key space of the imported events.
+    pub fn key_scope(&self) -> &str {
+        &self.key_scope
+    }
+
     /// Notes the stored code of the event from `source` with id `external_id`.
     pub fn note_stored(&mut self, source: EventSource, external_id: String, code: String) {
         self.note_code(&code);
@@ -28,8 +47,8 @@ impl EventCodes {
 
     /// Notes a code (stored or given in the file) so that generation skips past it.
     pub fn note_code(&mut self, code: &str) {
-        if let Some((day, sequence)) = parse(code) {
-            let last = self.last_sequence.entry(day.to_string()).or_insert(0);
+        if let Some((day, sequence)) = parse_code(code) {
+            let last = self.last_sequence.entry(day).or_insert(0);
             *last = (*last).max(sequence);
         }
     }
@@ -43,24 +62,14 @@ impl EventCodes {
 
     /// A new code for an event reported at `at`; `None` once a day's 999 999 codes are used.
     pub fn generate(&mut self, at: DateTime<Utc>) -> Option<String> {
-        let china = FixedOffset::east_opt(8 * 3600)?;
-        let day = at.with_timezone(&china).format("%Y%m%d").to_string();
-        let last = self.last_sequence.entry(day.clone()).or_insert(0);
-        if *last >= 999_999 {
+        let day = china_day(at);
+        let last = self.last_sequence.entry(day).or_insert(0);
+        if *last >= MAX_SEQUENCE {
             return None;
         }
         *last += 1;
-        Some(format!("E{day}{:06}", *last))
+        Some(format_code(day, *last))
     }
-}
-
-/// Splits `E` + 8 digits + 6 digits into (day, sequence).
-fn parse(code: &str) -> Option<(&str, u32)> {
-    let rest = code.strip_prefix('E')?;
-    if rest.len() != 14 || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((&rest[..8], rest[8..].parse().ok()?))
 }
 
 #[cfg(test)]

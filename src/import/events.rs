@@ -1,12 +1,15 @@
 //! Events (事件) reported elsewhere (the hotline, another platform, a migration).
 //!
 //! Fields: `code` (optional: generated as in `event_codes`), `external_id`, `title`,
-//! `category` (GB/T 30428.2-style digits such as `0102`, or a 综治 key such as `dispute`),
+//! `category` (1–16 letters or digits: GB/T 30428.2-style digits such as `0102`, or a 综治 key
+//! such as `dispute`),
 //! `source`, `content`, `reporter_name`, `reporter_phone`, `address`, `status` (default
 //! `reported`), `level` (default `community`), `department`, `reported_at` (default: now),
 //! `deadline`, `closed_at` (required once closed), `evaluation_score` (1–5, evaluated events
 //! only), `evaluation_comment`, and an optional per-row `crs` for files that mix phone CRSs.
-//! Geometry: Point. The area chain comes from the engine's point-in-area lookup.
+//! Geometry: Point. The reported fields follow `model::event_input` (the API's rules: required
+//! fields, text limits, reported_at range). The area chain comes from the engine's
+//! point-in-area lookup.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -20,21 +23,17 @@ use super::fields::Fields;
 use super::geometry::location;
 use super::source::RawFeature;
 use crate::crs::Crs;
+use crate::model::event_code::code_day_prefix;
+use crate::model::event_input::{
+    self, EventFieldError, EventFields, FutureBound, TextField, ValidFields,
+};
 use crate::model::{
     Change, Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition,
 };
-use crate::store::event_query::code_day_prefix;
 use crate::store::{Store, StoreError};
 
 /// The actor recorded on the transition that brings an imported event into the log.
 pub const IMPORT_ACTOR: &str = "import";
-
-fn category_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"^(?:[0-9]{2}(?:[0-9]{2}){0,2}|[a-z][a-z0-9_]{0,39})$").expect("static regex")
-    })
-}
 
 fn code_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -68,7 +67,8 @@ pub async fn note_stored_codes(
     }
     let keys: Vec<(EventSource, String)> = keys.into_iter().collect();
     for chunk in keys.chunks(KEY_CHUNK) {
-        for (source, external, code) in store.stored_event_codes(chunk).await? {
+        let scope = codes.key_scope().to_string();
+        for (source, external, code) in store.stored_event_codes(&scope, chunk).await? {
             codes.note_stored(source, external, code);
         }
     }
@@ -80,7 +80,8 @@ pub async fn note_stored_codes(
     Ok(())
 }
 
-/// Validates one event feature and returns its upsert.
+/// Validates one event feature (its reported fields by `model::event_input`, the rules the
+/// API shares; the workflow fields here) and returns its upsert.
 pub fn build(
     feature: &RawFeature,
     file_crs: Crs,
@@ -96,32 +97,44 @@ pub fn build(
         }
     };
     let code = f.text("code");
-    let external_id = f.text("external_id");
-    let title = f.required_text("title");
-    let category = f.required_text("category");
-    let sources: Vec<&str> = EventSource::ALL.iter().map(|s| s.as_str()).collect();
-    let source = f.required_choice(&["source"], EventSource::parse, &sources);
+    let position = location(feature.geometry.as_ref(), crs);
+    // A geometry that is there but wrong is reported as such, not as a missing location.
+    let geometry_refused = position.is_err();
+    let reported = EventFields {
+        external_id: f.text("external_id"),
+        source: f.text("source"),
+        category: f.text("category"),
+        title: f.text("title"),
+        content: f.text("content"),
+        reporter_name: f.text("reporter_name"),
+        reporter_phone: f.text("reporter_phone"),
+        address: f.text("address"),
+        location: position.map_err(|e| f.problems.extend(e)).ok(),
+        reported_at: f.datetime("reported_at"),
+    };
     let statuses: Vec<&str> = EventStatus::ALL.iter().map(|s| s.as_str()).collect();
     let status = f.choice(&["status"], EventStatus::parse, &statuses);
     let levels: Vec<&str> = HandlingLevel::ALL.iter().map(|l| l.as_str()).collect();
     let level = f.choice(&["level"], HandlingLevel::parse, &levels);
-    let reported_at = f.datetime("reported_at");
     let deadline = f.datetime("deadline");
     let closed_at = f.datetime("closed_at");
     let evaluation = read_evaluation(&mut f);
-    let content = f.text("content").unwrap_or_default();
-    let reporter_name = f.text("reporter_name");
-    let reporter_phone = f.text("reporter_phone");
-    let address = f.text("address");
-    let department = f.text("department");
-    if let Some(category) = category
-        .as_deref()
-        .filter(|c| !category_regex().is_match(c))
-    {
-        f.problem(format!(
-            "category {category:?} must be a GB/T 30428.2-style code of 2, 4 or 6 digits (e.g. 0102) or a lower-case key (e.g. dispute)"
-        ));
-    }
+    let department = TextField::DEPARTMENT
+        .check(f.text("department"))
+        .map_err(|e| f.problem(e.to_string()))
+        .ok()
+        .flatten();
+    let valid = event_input::validate(reported, ctx.now, FutureBound::None)
+        .map_err(|problems| {
+            let missing_location = EventFieldError::Missing("location");
+            f.problems.extend(
+                problems
+                    .iter()
+                    .filter(|p| !(geometry_refused && **p == missing_location))
+                    .map(ToString::to_string),
+            );
+        })
+        .ok();
     if let Some(code) = code.as_deref().filter(|c| !code_regex().is_match(c)) {
         f.problem(format!(
             "event code {code:?} must be 1–40 letters, digits, '-' or '_'"
@@ -129,64 +142,57 @@ pub fn build(
     }
     let status = status.unwrap_or(EventStatus::Reported);
     check_closing(&mut f, status, closed_at, evaluation.is_some());
-    let reported_at = reported_at.unwrap_or(ctx.now);
-    let position = location(feature.geometry.as_ref(), crs)
-        .map_err(|e| f.problems.extend(e))
-        .ok();
-    let code = claim_code(
-        &mut f,
-        ctx,
-        feature.index,
+    let Some(valid) = valid.filter(|_| f.problems.is_empty()) else {
+        return Err(f.problems);
+    };
+    let code = match claim_code(&mut f, ctx, feature.index, code, &valid) {
+        Some(code) if f.problems.is_empty() => code,
+        _ => return Err(f.problems),
+    };
+    let (lon, lat) = (valid.location.x(), valid.location.y());
+    let chain = ctx.snapshot.lookup(lon, lat);
+    let outside_grid = ctx.snapshot.grid_at(lon, lat).is_none();
+    let level = level.unwrap_or(HandlingLevel::Community);
+    Ok(Change::UpsertEvent(Event {
         code,
-        source,
-        external_id.as_deref(),
-        reported_at,
-    );
-    match (code, title, category, source, position) {
-        (Some(code), Some(title), Some(category), Some(source), Some(position))
-            if f.problems.is_empty() =>
-        {
-            let chain = ctx.snapshot.lookup(position.x(), position.y());
-            let outside_grid = ctx.snapshot.grid_at(position.x(), position.y()).is_none();
-            let level = level.unwrap_or(HandlingLevel::Community);
-            Ok(Change::UpsertEvent(Event {
-                code,
-                external_id,
-                title,
-                category,
-                source,
-                content,
-                reporter_name,
-                reporter_phone,
-                location: position,
-                address,
-                area_code: chain.first().map(|a| a.code.clone()),
-                outside_grid,
-                status,
-                level,
-                department: department.clone(),
-                reported_at,
-                deadline,
-                closed_at,
-                evaluation,
-                transitions: vec![Transition {
-                    at: reported_at,
-                    from: None,
-                    to: status,
-                    actor: IMPORT_ACTOR.to_string(),
-                    level,
-                    department,
-                    note: Some("imported".to_string()),
-                }],
-            }))
-        }
-        _ => Err(f.problems),
-    }
+        external_id: valid.external_id,
+        idempotency_scope: ctx.event_codes.key_scope().to_string(),
+        title: valid.title,
+        category: valid.category,
+        source: valid.source,
+        content: valid.content,
+        reporter_name: valid.reporter_name,
+        reporter_phone: valid.reporter_phone,
+        location: valid.location,
+        address: valid.address,
+        area_code: chain.first().map(|a| a.code.clone()),
+        outside_grid,
+        status,
+        level,
+        department: department.clone(),
+        reported_at: valid.reported_at,
+        deadline,
+        closed_at,
+        evaluation,
+        transitions: vec![Transition {
+            at: valid.reported_at,
+            from: None,
+            to: status,
+            actor: IMPORT_ACTOR.to_string(),
+            level,
+            department,
+            note: Some("imported".to_string()),
+        }],
+    }))
 }
 
 fn read_evaluation(f: &mut Fields<'_>) -> Option<Evaluation> {
     let score = f.integer("evaluation_score", 1, 5);
-    let comment = f.text("evaluation_comment");
+    let comment = TextField::COMMENT
+        .check(f.text("evaluation_comment"))
+        .map_err(|e| f.problem(format!("evaluation_{e}")))
+        .ok()
+        .flatten();
     match (score, comment) {
         (Some(score), comment) => Some(Evaluation {
             score: i16::try_from(score).unwrap_or_default(),
@@ -207,7 +213,7 @@ fn check_closing(
     closed_at: Option<DateTime<Utc>>,
     evaluated: bool,
 ) {
-    let closed = matches!(status, EventStatus::Closed | EventStatus::Evaluated);
+    let closed = !status.is_open();
     if closed && closed_at.is_none() && !f.has("closed_at") {
         f.problem(format!("status {} needs closed_at", status.as_str()));
     }
@@ -231,11 +237,10 @@ fn claim_code(
     ctx: &mut Context,
     index: usize,
     code: Option<String>,
-    source: Option<EventSource>,
-    external_id: Option<&str>,
-    reported_at: DateTime<Utc>,
+    event: &ValidFields,
 ) -> Option<String> {
-    if let (Some(source), Some(external)) = (source, external_id) {
+    let source = event.source;
+    if let Some(external) = &event.external_id {
         if let Err(e) = ctx.claim(
             "source and external_id",
             &format!("{} {external}", source.as_str()),
@@ -244,9 +249,10 @@ fn claim_code(
             f.problem(e);
         }
     }
-    let stored = source
-        .zip(external_id)
-        .and_then(|(s, e)| ctx.event_codes.stored(s, e))
+    let stored = event
+        .external_id
+        .as_deref()
+        .and_then(|e| ctx.event_codes.stored(source, e))
         .map(str::to_string);
     let code = match (code, stored) {
         (Some(code), Some(stored)) if code != stored => {
@@ -256,7 +262,7 @@ fn claim_code(
         (Some(code), _) => code,
         (None, Some(stored)) => stored,
         (None, None) if !f.problems.is_empty() => return None,
-        (None, None) => match ctx.event_codes.generate(reported_at) {
+        (None, None) => match ctx.event_codes.generate(event.reported_at) {
             Some(code) => code,
             None => {
                 f.problem(

@@ -224,7 +224,8 @@ async fn load_context(
 ) -> Result<Context, ImportError> {
     let dataset = store.load().await?;
     let now = Utc::now();
-    let mut codes = EventCodes::default();
+    let key_scope = crate::model::area::city_code(&dataset.areas).unwrap_or_default();
+    let mut codes = EventCodes::new(key_scope);
     if kind == ImportKind::Events {
         events::note_stored_codes(store, features, now, &mut codes).await?;
         for code in features.iter().filter_map(RawFeature::code) {

@@ -143,3 +143,15 @@ pub struct Area {
     pub valid_from: Option<NaiveDate>,
     pub valid_to: Option<NaiveDate>,
 }
+
+/// The code of the city: the lowest code among the base areas without a parent (the root of
+/// the base tree). The key space of events written without a poster (`Event::idempotency_scope`
+/// of imported and generated events); `migrations/0004_event_idempotency_scope.sql` applies
+/// the same rule in SQL.
+pub fn city_code<'a>(areas: impl IntoIterator<Item = &'a Area>) -> Option<&'a str> {
+    areas
+        .into_iter()
+        .filter(|a| a.layer == Layer::Base && a.parent_code.is_none())
+        .map(|a| a.code.as_str())
+        .min()
+}

@@ -80,6 +80,19 @@ impl EventStatus {
     pub fn parse(s: &str) -> Option<EventStatus> {
         EventStatus::ALL.into_iter().find(|v| v.as_str() == s)
     }
+    /// The one "open" rule: an event is open (its deadline runs, it can be escalated, it can
+    /// become overdue) until 结案 closed; closed and evaluated events are archived. Every
+    /// other place that decides "open" (the engine's packed status, SQL) derives from this.
+    ///
+    /// ```
+    /// use gridmap::model::EventStatus;
+    /// assert!(EventStatus::Feedback.is_open());
+    /// assert!(!EventStatus::Closed.is_open());
+    /// assert!(!EventStatus::Evaluated.is_open());
+    /// ```
+    pub const fn is_open(self) -> bool {
+        !matches!(self, EventStatus::Closed | EventStatus::Evaluated)
+    }
 }
 
 /// The level that currently handles an event (逐级上报 climbs these).
@@ -140,8 +153,15 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub code: String,
-    /// The id the source system gave it; (source, external_id) is unique, so retries are idempotent.
+    /// The id the source system gave it; (idempotency_scope, source, external_id) is unique, so
+    /// retries are idempotent.
     pub external_id: Option<String>,
+    /// The key space of `(source, external_id)`: the jurisdiction (an area code) of whoever
+    /// posted the event — the token's scope for `POST /api/events`, the city (the root base
+    /// area) for imports and generated data. Two jurisdictions may use the same key for two
+    /// different events; a poster never meets another jurisdiction's key. Empty for rows other
+    /// systems wrote without one.
+    pub idempotency_scope: String,
     pub title: String,
     /// GB/T 30428.2-style category code (major 2 digits + minor 2 digits, e.g. `0102`) or a 综治 key.
     pub category: String,

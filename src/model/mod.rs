@@ -7,11 +7,13 @@
 //! reaches these types.
 
 pub mod area;
+pub mod area_code;
 pub mod basemap;
 pub mod building;
-pub mod code;
-pub mod deadline;
+pub mod deadline_hours;
 pub mod event;
+pub mod event_code;
+pub mod event_input;
 pub mod population;
 pub mod worker;
 pub mod workflow;
@@ -19,9 +21,9 @@ pub mod workflow;
 use geo_types::Geometry;
 
 pub use area::{Area, Layer, Level};
+pub use area_code::{scope_contains, scope_prefix, validate_code, CodeError};
 pub use basemap::{BasemapFeature, BasemapGeometry, BasemapKind};
 pub use building::{Building, BuildingUse, House, HouseUse};
-pub use code::{scope_contains, scope_prefix, validate_code, CodeError};
 pub use event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};
 pub use population::{CareCounts, Population, PopulationCounts};
 pub use worker::{Worker, WorkerFix, WorkerRole};

@@ -13,9 +13,12 @@
 //!   still `reported` at a level above community goes back to the level below (still
 //!   `reported`). Closed and evaluated cases are archived and cannot be returned.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::event::{EventStatus, HandlingLevel};
+use super::deadline_hours::Deadlines;
+use super::event::{Evaluation, Event, EventStatus, HandlingLevel, Transition};
+use super::event_input::{EventFieldError, TextField};
 
 /// What a caller asks of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,9 +111,127 @@ pub fn allowed(state: WorkflowState) -> Vec<Action> {
         .collect()
 }
 
-/// Whether an event in `status` is still open (its deadline runs).
-pub fn is_open(status: EventStatus) -> bool {
-    !matches!(status, EventStatus::Closed | EventStatus::Evaluated)
+/// What a caller sends with an action besides the action itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepInput {
+    /// The department now handling the event (required by dispatch).
+    pub department: Option<String>,
+    /// A note for the log entry.
+    pub note: Option<String>,
+    /// 1–5, evaluate only.
+    pub score: Option<i16>,
+    /// evaluate only.
+    pub comment: Option<String>,
+}
+
+/// Why a step was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("{} is not allowed for event {code} ({} at {} level); allowed: {}", action.as_str(), from.status.as_str(), from.level.as_str(), names(allowed))]
+    NotAllowed {
+        code: String,
+        action: Action,
+        from: WorkflowState,
+        allowed: Vec<Action>,
+    },
+    #[error("score and comment belong to the evaluate action only")]
+    UnexpectedEvaluation,
+    #[error("dispatch needs the department it goes to")]
+    MissingDepartment,
+    #[error("evaluate needs a score from 1 to 5")]
+    BadScore,
+    #[error(transparent)]
+    Field(#[from] EventFieldError),
+}
+
+impl WorkflowError {
+    /// The stable code of the error (the API's `error.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            WorkflowError::NotAllowed { .. } => "invalid_transition",
+            WorkflowError::UnexpectedEvaluation => "unexpected_evaluation",
+            WorkflowError::MissingDepartment => "missing_department",
+            WorkflowError::BadScore => "bad_score",
+            WorkflowError::Field(e) => e.code(),
+        }
+    }
+}
+
+fn names(actions: &[Action]) -> String {
+    if actions.is_empty() {
+        "none".to_string()
+    } else {
+        actions
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The event after `actor` took `action` at `now`: the new status and level, what the action
+/// sets (dispatch: the department; escalate, and return to a lower level: no department and
+/// the deadline of the new level from `deadlines`; close: `closed_at`; evaluate: the
+/// evaluation; any other action: the department when one is given) and the log entry.
+pub fn step(
+    event: &Event,
+    action: Action,
+    input: StepInput,
+    actor: &str,
+    now: DateTime<Utc>,
+    deadlines: &Deadlines,
+) -> Result<Event, WorkflowError> {
+    let from = WorkflowState {
+        status: event.status,
+        level: event.level,
+    };
+    let to = next(from, action).ok_or_else(|| WorkflowError::NotAllowed {
+        code: event.code.clone(),
+        action,
+        from,
+        allowed: allowed(from),
+    })?;
+    let department = TextField::DEPARTMENT.check(input.department)?;
+    let note = TextField::NOTE.check(input.note)?;
+    let comment = TextField::COMMENT.check(input.comment)?;
+    if (input.score.is_some() || comment.is_some()) && action != Action::Evaluate {
+        return Err(WorkflowError::UnexpectedEvaluation);
+    }
+    let mut after = event.clone();
+    after.status = to.status;
+    after.level = to.level;
+    match action {
+        Action::Dispatch => {
+            after.department = Some(department.ok_or(WorkflowError::MissingDepartment)?);
+        }
+        Action::Escalate | Action::Return if to.level != event.level => {
+            after.department = None;
+            after.deadline = Some(deadlines.deadline(&event.category, to.level, event.reported_at));
+        }
+        Action::Close => after.closed_at = Some(now),
+        Action::Evaluate => {
+            let score = input
+                .score
+                .filter(|s| (1..=5).contains(s))
+                .ok_or(WorkflowError::BadScore)?;
+            after.evaluation = Some(Evaluation { score, comment });
+        }
+        _ => {
+            if department.is_some() {
+                after.department = department;
+            }
+        }
+    }
+    after.transitions.push(Transition {
+        at: now,
+        from: Some(event.status),
+        to: to.status,
+        actor: actor.to_string(),
+        level: to.level,
+        department: after.department.clone(),
+        note,
+    });
+    Ok(after)
 }
 
 fn level_above(level: HandlingLevel) -> Option<HandlingLevel> {
@@ -226,6 +347,139 @@ mod tests {
         assert_eq!(
             next(at(Handling, Street), Action::Escalate),
             Some(at(Reported, District))
+        );
+    }
+
+    fn event(status: EventStatus, level: HandlingLevel) -> Event {
+        let reported_at = DateTime::from_timestamp(1_780_000_000, 0).expect("time");
+        Event {
+            code: "E20260528000001".into(),
+            external_id: Some("HL-1".into()),
+            idempotency_scope: "410611".into(),
+            title: "井盖缺失".into(),
+            category: "0102".into(),
+            source: crate::model::EventSource::Hotline,
+            content: String::new(),
+            reporter_name: None,
+            reporter_phone: None,
+            location: geo_types::Point::new(114.3, 35.75),
+            address: None,
+            area_code: Some("410611001001001".into()),
+            outside_grid: false,
+            status,
+            level,
+            department: Some("区城管局".into()),
+            reported_at,
+            deadline: None,
+            closed_at: None,
+            evaluation: None,
+            transitions: Vec::new(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_100_000, 0).expect("time")
+    }
+
+    fn take(e: &Event, action: Action, input: StepInput) -> Result<Event, WorkflowError> {
+        step(e, action, input, "u1", now(), &Deadlines::builtin())
+    }
+
+    #[test]
+    fn step_refuses_what_the_table_refuses_and_names_the_allowed() {
+        let e = event(Closed, Community);
+        let err = take(&e, Action::Dispatch, StepInput::default()).expect_err("refused");
+        assert_eq!(err.code(), "invalid_transition");
+        assert!(err.to_string().ends_with("allowed: evaluate"), "{err}");
+    }
+
+    #[test]
+    fn dispatch_needs_a_department_and_logs_it() {
+        let e = event(Registered, Community);
+        assert_eq!(
+            take(&e, Action::Dispatch, StepInput::default()),
+            Err(WorkflowError::MissingDepartment)
+        );
+        let input = StepInput {
+            department: Some(" 区环卫处 ".into()),
+            note: Some("urgent".into()),
+            ..StepInput::default()
+        };
+        let after = take(&e, Action::Dispatch, input).expect("dispatched");
+        assert_eq!(after.status, Dispatched);
+        assert_eq!(after.department.as_deref(), Some("区环卫处"));
+        let log = after.transitions.last().expect("log entry");
+        assert_eq!(
+            (log.from, log.to, log.actor.as_str(), log.at),
+            (Some(Registered), Dispatched, "u1", now())
+        );
+        assert_eq!(log.note.as_deref(), Some("urgent"));
+        assert_eq!(log.department.as_deref(), Some("区环卫处"));
+    }
+
+    #[test]
+    fn escalate_clears_the_department_and_rederives_the_deadline() {
+        let e = event(Handling, Community);
+        let after = take(&e, Action::Escalate, StepInput::default()).expect("escalated");
+        assert_eq!((after.status, after.level), (Reported, Street));
+        assert_eq!(after.department, None);
+        let hours = Deadlines::builtin().deadline("0102", Street, e.reported_at);
+        assert_eq!(after.deadline, Some(hours));
+        let back = take(&after, Action::Return, StepInput::default()).expect("returned");
+        assert_eq!(back.level, Community);
+        assert_eq!(
+            back.deadline,
+            Some(Deadlines::builtin().deadline("0102", Community, e.reported_at))
+        );
+    }
+
+    #[test]
+    fn close_stamps_and_evaluate_needs_a_score() {
+        let closed = take(
+            &event(Feedback, Street),
+            Action::Close,
+            StepInput::default(),
+        )
+        .expect("closed");
+        assert_eq!(closed.closed_at, Some(now()));
+        assert_eq!(
+            take(&closed, Action::Evaluate, StepInput::default()),
+            Err(WorkflowError::BadScore)
+        );
+        let input = StepInput {
+            score: Some(4),
+            comment: Some("ok".into()),
+            ..StepInput::default()
+        };
+        let evaluated = take(&closed, Action::Evaluate, input).expect("evaluated");
+        assert_eq!(
+            evaluated.evaluation,
+            Some(Evaluation {
+                score: 4,
+                comment: Some("ok".into())
+            })
+        );
+        let stray = StepInput {
+            score: Some(4),
+            ..StepInput::default()
+        };
+        assert_eq!(
+            take(&event(Reported, Community), Action::Register, stray),
+            Err(WorkflowError::UnexpectedEvaluation)
+        );
+    }
+
+    #[test]
+    fn step_texts_are_capped() {
+        let input = StepInput {
+            note: Some("n".repeat(2_001)),
+            ..StepInput::default()
+        };
+        let err = take(&event(Reported, Community), Action::Register, input).expect_err("long");
+        assert_eq!(err.code(), "too_long");
+        assert!(
+            err.to_string().starts_with("note is limited to 2000"),
+            "{err}"
         );
     }
 

@@ -1,7 +1,7 @@
 //! The event operations every store answers besides `apply`: idempotent ingest, one event,
-//! a transition under an optimistic check, filtered pages, and the last code of a day.
+//! a transition under an optimistic check, and filtered pages. The code format lives in `model::event_code`.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::model::{EventSource, EventStatus, HandlingLevel};
 
@@ -10,7 +10,8 @@ use crate::model::{EventSource, EventStatus, HandlingLevel};
 pub struct Ingested {
     /// The stored code (newly assigned, or the one a previous post got).
     pub code: String,
-    /// `false` when (source, external_id) was already stored and nothing was written.
+    /// `false` when the key (idempotency_scope, source, external_id) was already stored and
+    /// nothing was written.
     pub created: bool,
 }
 
@@ -47,13 +48,23 @@ pub struct EventQuery {
 /// judged at: the engine's rule (`engine::events::overdue_at`: open, with a deadline before
 /// now) in SQL that both stores speak.
 pub fn overdue_clause(overdue: bool, now: &str) -> String {
+    let closed = closed_statuses_sql();
     if overdue {
-        format!(
-            "(status NOT IN ('closed', 'evaluated') AND deadline IS NOT NULL AND deadline < {now})"
-        )
+        format!("(status NOT IN ({closed}) AND deadline IS NOT NULL AND deadline < {now})")
     } else {
-        format!("(status IN ('closed', 'evaluated') OR deadline IS NULL OR deadline >= {now})")
+        format!("(status IN ({closed}) OR deadline IS NULL OR deadline >= {now})")
     }
+}
+
+/// The closed statuses as an SQL list (`'closed', 'evaluated'`), derived from the one rule
+/// ([`EventStatus::is_open`]) so the SQL cannot drift from it.
+pub fn closed_statuses_sql() -> String {
+    EventStatus::ALL
+        .into_iter()
+        .filter(|s| !s.is_open())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The SQL condition of a cursor: the events listed after (`reported_at`, `code`), newest
@@ -62,45 +73,13 @@ pub fn after_clause(at: &str, code: &str) -> String {
     format!("(reported_at, code) < ({at}, {code})")
 }
 
-/// The `E{yyyymmdd}` prefix of codes of events reported at `at` (China Standard Time day).
-pub fn code_day_prefix(at: DateTime<Utc>) -> String {
-    format!("E{}", (at + Duration::hours(8)).format("%Y%m%d"))
-}
-
-/// The code after `last` (the highest stored code of the day, if any) for the day `prefix`.
-pub fn next_code(prefix: &str, last: Option<&str>) -> Option<String> {
-    let seq = last
-        .and_then(|c| c.strip_prefix(prefix))
-        .and_then(|s| s.parse::<u32>().ok())
-        .unwrap_or(0);
-    (seq < 999_999).then(|| format!("{prefix}{:06}", seq + 1))
-}
-
-/// The day-prefix of codes of a date (for the importer).
-pub fn code_prefix_of_day(day: NaiveDate) -> String {
-    format!("E{}", day.format("%Y%m%d"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     #[test]
-    fn codes_follow_the_china_day() {
-        let late_utc = Utc
-            .with_ymd_and_hms(2026, 3, 1, 17, 0, 0)
-            .single()
-            .expect("t");
-        assert_eq!(code_day_prefix(late_utc), "E20260302");
-        assert_eq!(
-            next_code("E20260302", None).as_deref(),
-            Some("E20260302000001")
-        );
-        assert_eq!(
-            next_code("E20260302", Some("E20260302000041")).as_deref(),
-            Some("E20260302000042")
-        );
-        assert_eq!(next_code("E20260302", Some("E20260302999999")), None);
+    fn the_sql_closed_list_follows_the_open_rule() {
+        assert_eq!(closed_statuses_sql(), "'closed', 'evaluated'");
+        assert!(overdue_clause(true, "$1").contains("NOT IN ('closed', 'evaluated')"));
     }
 }

@@ -91,9 +91,10 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
-    /// Stores new events idempotently: an event whose (source, external_id) is stored already
-    /// is not written and answers its stored code. New events get the next free code
-    /// `E{yyyymmdd}{seq:06}` of their report day (their `code` field is ignored). One
+    /// Stores new events idempotently: an event whose key (idempotency_scope, source,
+    /// external_id) is stored already is not written and answers its stored code. New events
+    /// get the next free code of their report day (`model::event_code`; their `code` field is
+    /// ignored). One
     /// transaction; concurrent calls with the same events store each once.
     async fn ingest_events(&self, events: &[Event]) -> Result<Vec<Ingested>, StoreError>;
 
@@ -108,10 +109,12 @@ pub trait Store: Send + Sync {
     /// without their transitions.
     async fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
 
-    /// The stored codes of the events with these (source, external_id) keys, as
-    /// (source, external_id, code); keys not stored are left out.
+    /// The stored codes of the events with these (source, external_id) keys in the key space
+    /// `scope` (`Event::idempotency_scope`), as (source, external_id, code); keys not stored
+    /// are left out.
     async fn stored_event_codes(
         &self,
+        scope: &str,
         keys: &[(EventSource, String)],
     ) -> Result<Vec<(EventSource, String, String)>, StoreError>;
 

@@ -112,7 +112,7 @@ pub fn test_config(store: StoreLocation) -> Config {
         tile_max_age_s: gridmap::config::DEFAULT_TILE_MAX_AGE_S,
         fonts_dir: gridmap::config::DEFAULT_FONTS_DIR.into(),
         api_keys: Vec::new(),
-        event_deadlines: gridmap::model::deadline::Deadlines::builtin(),
+        event_deadlines: gridmap::model::deadline_hours::Deadlines::builtin(),
         connections: gridmap::config::ConnectionLimits::default(),
         trusted_proxies: gridmap::config::TrustedProxies::default(),
     }

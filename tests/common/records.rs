@@ -178,6 +178,7 @@ pub fn event(code: &str, day: u32) -> Event {
     Event {
         code: code.into(),
         external_id: Some(format!("ext-{code}")),
+        idempotency_scope: "410600".into(),
         title: "占道经营".into(),
         category: "0102".into(),
         source: EventSource::Hotline,
@@ -225,6 +226,7 @@ pub fn event(code: &str, day: u32) -> Event {
 pub fn bare_event(code: &str, day: u32) -> Event {
     Event {
         external_id: None,
+        idempotency_scope: String::new(),
         reporter_name: None,
         reporter_phone: None,
         address: None,

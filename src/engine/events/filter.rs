@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use geo_types::Rect;
 
-use super::code::{pack_time, NO_TIME};
-use super::deadline::{overdue_packed, status_index};
+use super::packing::{pack_time, NO_TIME};
 use super::segment::Segment;
+use super::timeliness::{overdue_packed, status_index};
 use super::world::WorldRect;
 use super::Dicts;
 use crate::model::{EventSource, EventStatus, HandlingLevel};
@@ -79,7 +79,7 @@ impl EventFilter {
             )
             && self
                 .overdue
-                .is_none_or(|want| super::deadline::overdue_at(e, self.now) == want)
+                .is_none_or(|want| super::timeliness::overdue_at(e, self.now) == want)
             && in_box
     }
 }

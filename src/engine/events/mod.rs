@@ -4,7 +4,7 @@
 //! Layout. Rows live in segments ([`segment`]): immutable column sets sorted in Z-order of the
 //! position, with a box per block of 256 rows. Sealed segments are month partitions (by the
 //! UTC month of `reported_at`); new and changed events go to small tail segments, one per
-//! applied batch. A row is, per event: the code packed into a `u64` ([`code`]), the position as
+//! applied batch. A row is, per event: the code packed into a `u64` ([`packing`]), the position as
 //! `u32` Web Mercator world units ([`world`]), `reported_at`/`deadline`/`closed_at` as `u32`
 //! seconds since 2000-01-01 UTC, the area (the deepest base area) and category as indexes into
 //! dictionaries (`u32`, `u16`), status/source/level as `u8` indexes into the model's `ALL`
@@ -21,12 +21,12 @@
 //! counts per square cell and per H3 cell (`heatmap_bins`), clusters and points of a tile
 //! (`query`).
 
-mod code;
-mod deadline;
 mod filter;
 mod heatmap_bins;
+mod packing;
 mod query;
 mod segment;
+mod timeliness;
 mod world;
 
 #[cfg(test)]
@@ -35,14 +35,14 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use code::{month_of, pack_opt_time, pack_time, SideCodes};
-use deadline::status_index;
+use packing::{month_of, pack_opt_time, pack_time, SideCodes};
 use segment::{Row, Segment};
+use timeliness::status_index;
 
-pub use deadline::{card_at, overdue_at, Card};
 pub use filter::EventFilter;
 pub use heatmap_bins::{h3_margin_units, h3_resolution, EventQueryError};
 pub use query::{Cluster, EventPoint};
+pub use timeliness::{card_at, overdue_at, Card};
 pub use world::{WorldPoint, WorldRect};
 
 use crate::model::{Event, EventSource, HandlingLevel};

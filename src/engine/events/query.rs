@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
-use super::deadline::{card_packed, overdue_packed, Card};
 use super::filter::{Compiled, EventFilter};
 use super::heatmap_bins::{cell_shift, EventQueryError};
 use super::segment::Segment;
+use super::timeliness::{card_packed, overdue_packed, Card};
 use super::world::{WorldPoint, WorldRect};
 use super::EventStore;
 use crate::crs::tile::TileId;

@@ -316,7 +316,7 @@ fn clusters_and_points_equal_brute_force() {
             );
             let p = WorldPoint::from_lonlat(e.location.x(), e.location.y());
             let acc = by_cell.entry(cell).or_default();
-            acc.0[super::deadline::status_index(e.status) as usize] += 1;
+            acc.0[super::timeliness::status_index(e.status) as usize] += 1;
             acc.1 += u64::from(p.x - rect.x0);
             acc.2 += u64::from(p.y - rect.y0);
         }

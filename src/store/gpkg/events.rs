@@ -2,9 +2,9 @@
 //! checked transition and filtered keyset pages.
 //!
 //! Ingest and transitions run on the one writer connection while its lock is held, so the
-//! look-up of stored (source, external_id) pairs, the code assignment and the write cannot
-//! interleave with another write of this process; the UNIQUE (source, external_id) constraint
-//! rejects anything else. Pages read on a read-only connection and use the R-tree for `bbox`.
+//! look-up of stored (idempotency_scope, source, external_id) keys, the code assignment and
+//! the write cannot interleave with another write of this process; the UNIQUE constraint on
+//! that key rejects anything else. Pages read on a read-only connection and use the R-tree for `bbox`.
 
 use std::collections::HashMap;
 
@@ -15,26 +15,26 @@ use super::error::GpkgError;
 use super::read::{read_event, read_transitions};
 use super::rows::{time_text, RowReader, EVENT_COLUMNS};
 use super::write;
+use crate::model::event_code::{code_day_prefix, next_code};
 use crate::model::{Change, Event, EventSource};
-use crate::store::event_query::{
-    after_clause, code_day_prefix, next_code, overdue_clause, EventQuery, Ingested,
-};
+use crate::store::event_query::{after_clause, overdue_clause, EventQuery, Ingested};
 
 const TRANSITIONS_OF: &str = "SELECT at, from_status, to_status, actor, level, department, note \
      FROM event_transition WHERE event_code = ?1 ORDER BY seq";
 
 /// See [`crate::store::Store::ingest_events`]; runs on the writer connection.
 pub fn ingest(conn: &mut Connection, events: &[Event]) -> Result<Vec<Ingested>, GpkgError> {
-    let mut known: HashMap<(&'static str, String), String> = HashMap::new();
+    let mut known: HashMap<(&str, &'static str, String), String> = HashMap::new();
     let mut last: HashMap<String, Option<String>> = HashMap::new();
     let mut outcome = Vec::with_capacity(events.len());
     let mut fresh = Vec::new();
     for event in events {
         let external = event.external_id.clone().unwrap_or_default();
-        let key = (event.source.as_str(), external.clone());
+        let scope = event.idempotency_scope.as_str();
+        let key = (scope, event.source.as_str(), external.clone());
         let stored = match known.get(&key) {
             Some(code) => Some(code.clone()),
-            None => stored_code(conn, event.source.as_str(), &external)?,
+            None => stored_code(conn, scope, event.source.as_str(), &external)?,
         };
         if let Some(code) = stored {
             outcome.push(Ingested {
@@ -70,22 +70,29 @@ pub fn ingest(conn: &mut Connection, events: &[Event]) -> Result<Vec<Ingested>, 
 
 fn stored_code(
     conn: &Connection,
+    scope: &str,
     source: &str,
     external: &str,
 ) -> Result<Option<String>, GpkgError> {
-    conn.prepare_cached("SELECT code FROM event WHERE source = ?1 AND external_id = ?2")
-        .and_then(|mut s| s.query_row([source, external], |r| r.get(0)).optional())
-        .map_err(GpkgError::sqlite("looking up a stored event"))
+    conn.prepare_cached(
+        "SELECT code FROM event WHERE idempotency_scope = ?1 AND source = ?2 AND external_id = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row([scope, source, external], |r| r.get(0))
+            .optional()
+    })
+    .map_err(GpkgError::sqlite("looking up a stored event"))
 }
 
 /// See [`crate::store::Store::stored_event_codes`].
 pub fn stored_codes_of(
     conn: &mut Connection,
+    scope: &str,
     keys: &[(EventSource, String)],
 ) -> Result<Vec<(EventSource, String, String)>, GpkgError> {
     let mut out = Vec::new();
     for (source, external) in keys {
-        if let Some(code) = stored_code(conn, source.as_str(), external)? {
+        if let Some(code) = stored_code(conn, scope, source.as_str(), external)? {
             out.push((*source, external.clone(), code));
         }
     }

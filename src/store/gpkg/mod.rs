@@ -184,10 +184,11 @@ impl Store for GpkgStore {
 
     async fn stored_event_codes(
         &self,
+        scope: &str,
         keys: &[(EventSource, String)],
     ) -> Result<Vec<(EventSource, String, String)>, StoreError> {
-        let keys = keys.to_vec();
-        self.read(move |conn| events::stored_codes_of(conn, &keys))
+        let (scope, keys) = (scope.to_string(), keys.to_vec());
+        self.read(move |conn| events::stored_codes_of(conn, &scope, &keys))
             .await
     }
 

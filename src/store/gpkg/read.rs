@@ -304,6 +304,7 @@ pub(super) fn read_event(r: &RowReader<'_, '_>) -> Result<Event, GpkgError> {
         deadline: r.time_opt(16)?,
         closed_at: r.time_opt(17)?,
         evaluation: score.map(|score| Evaluation { score, comment }),
+        idempotency_scope: r.get(20)?,
         transitions: Vec::new(),
     })
 }

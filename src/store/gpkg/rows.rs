@@ -77,7 +77,7 @@ pub const FIX_COLUMNS: [&str; 7] = [
 ];
 
 /// Columns of `event`, in bind and select order.
-pub const EVENT_COLUMNS: [&str; 20] = [
+pub const EVENT_COLUMNS: [&str; 21] = [
     "geom",
     "code",
     "external_id",
@@ -98,6 +98,7 @@ pub const EVENT_COLUMNS: [&str; 20] = [
     "closed_at",
     "evaluation_score",
     "evaluation_comment",
+    "idempotency_scope",
 ];
 
 /// Columns of `event_transition`, in bind and select order.

@@ -24,7 +24,7 @@ pub const GEOMETRY_COLUMN: &str = "geom";
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// All schema versions in order; the current version is their count.
-const MIGRATIONS: [Migration; 2] = [create_v1, create_v2];
+const MIGRATIONS: [Migration; 3] = [create_v1, create_v2, create_v3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -260,6 +260,56 @@ fn create_v2(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Version 3: idempotency keys scoped by jurisdiction. `event` gains `idempotency_scope` and
+/// its unique key becomes (idempotency_scope, source, external_id) instead of (source,
+/// external_id); rows already stored join the city's key space (the root base area), as in
+/// `migrations/0004_event_idempotency_scope.sql`. SQLite cannot drop a constraint, so the table
+/// is rebuilt with the same fids (its R-tree stays valid) and its index and R-tree triggers are
+/// made again (dropping a table drops its triggers without firing them).
+fn create_v3(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(EVENT_V3)?;
+    conn.execute_batch(&rtree_triggers("event", GEOMETRY_COLUMN))
+}
+
+/// The rebuild of `event` (see [`create_v3`]).
+const EVENT_V3: &str = "CREATE TABLE event_v3 (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT,
+  code TEXT NOT NULL UNIQUE,
+  external_id TEXT,
+  title TEXT NOT NULL,
+  category TEXT NOT NULL,
+  source TEXT NOT NULL,
+  content TEXT NOT NULL,
+  reporter_name TEXT,
+  reporter_phone TEXT,
+  address TEXT,
+  area_code TEXT,
+  outside_grid BOOLEAN NOT NULL,
+  status TEXT NOT NULL,
+  level TEXT NOT NULL,
+  department TEXT,
+  reported_at DATETIME NOT NULL,
+  deadline DATETIME,
+  closed_at DATETIME,
+  evaluation_score INTEGER,
+  evaluation_comment TEXT,
+  idempotency_scope TEXT NOT NULL DEFAULT '',
+  CONSTRAINT event_scope_source_external_id UNIQUE (idempotency_scope, source, external_id)
+);
+INSERT INTO event_v3 (fid, geom, code, external_id, title, category, source, content,
+  reporter_name, reporter_phone, address, area_code, outside_grid, status, level, department,
+  reported_at, deadline, closed_at, evaluation_score, evaluation_comment, idempotency_scope)
+SELECT fid, geom, code, external_id, title, category, source, content,
+  reporter_name, reporter_phone, address, area_code, outside_grid, status, level, department,
+  reported_at, deadline, closed_at, evaluation_score, evaluation_comment,
+  coalesce((SELECT code FROM area WHERE layer = 'base' AND parent_code IS NULL
+            ORDER BY code LIMIT 1), '')
+FROM event;
+DROP TABLE event;
+ALTER TABLE event_v3 RENAME TO event;
+CREATE INDEX event_reported_at ON event (reported_at);";
+
 /// Registers a table in `gpkg_contents` (and `gpkg_geometry_columns` for features).
 fn register(conn: &Connection, table: &Table) -> rusqlite::Result<()> {
     match table.content {
@@ -293,14 +343,23 @@ fn register(conn: &Connection, table: &Table) -> rusqlite::Result<()> {
 /// here is.
 fn rtree_ddl(t: &str, c: &str) -> String {
     let r = format!("rtree_{t}_{c}");
-    let bounds = format!("ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}), ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})");
-    let new_present = format!("(NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c}))");
-    let new_absent = format!("(NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))");
     format!(
         "CREATE VIRTUAL TABLE {r} USING rtree(id, minx, maxx, miny, maxy);
          INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope)
            VALUES ('{t}', '{c}', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
-         CREATE TRIGGER {r}_insert AFTER INSERT ON {t}
+         {}",
+        rtree_triggers(t, c)
+    )
+}
+
+/// The triggers that keep the R-tree of column `c` of table `t` current.
+fn rtree_triggers(t: &str, c: &str) -> String {
+    let r = format!("rtree_{t}_{c}");
+    let bounds = format!("ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}), ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})");
+    let new_present = format!("(NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c}))");
+    let new_absent = format!("(NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))");
+    format!(
+        "CREATE TRIGGER {r}_insert AFTER INSERT ON {t}
            WHEN {new_present}
            BEGIN INSERT OR REPLACE INTO {r} VALUES (NEW.fid, {bounds}); END;
          CREATE TRIGGER {r}_update6 AFTER UPDATE OF {c} ON {t}
@@ -500,3 +559,63 @@ CREATE TABLE worker_fix (
   CONSTRAINT worker_fix_worker_at UNIQUE (worker_code, at)
 );
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-2 file with a city and an event, upgraded to version 3.
+    #[test]
+    fn version_3_scopes_stored_keys_to_the_city_and_keeps_the_r_tree() {
+        let conn = Connection::open_in_memory().expect("memory");
+        super::super::functions::register(&conn).expect("functions");
+        create_v1(&conn).expect("v1");
+        create_v2(&conn).expect("v2");
+        conn.execute_batch(
+            "INSERT INTO area (code, layer, level, name, parent_code)
+               VALUES ('410611', 'base', 2, '淇滨区', '410600'),
+                      ('410600', 'base', 1, '鹤壁市', NULL);
+             INSERT INTO event (fid, code, external_id, title, category, source, content,
+               outside_grid, status, level, reported_at)
+               VALUES (7, 'E20260101000001', 'k-1', 't', '0101', 'app', '', 0, 'reported',
+               'community', '2026-01-01T00:00:00Z');
+             INSERT INTO rtree_event_geom VALUES (7, 114.0, 114.0, 35.0, 35.0);",
+        )
+        .expect("v2 rows");
+        create_v3(&conn).expect("v3");
+        let (fid, scope): (i64, String) = conn
+            .query_row(
+                "SELECT fid, idempotency_scope FROM event WHERE external_id = 'k-1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("migrated row");
+        assert_eq!((fid, scope.as_str()), (7, "410600"));
+        let twin = |scope: &str| {
+            conn.execute(
+                "INSERT INTO event (code, external_id, title, category, source, content,
+                   outside_grid, status, level, reported_at, idempotency_scope)
+                 VALUES (?1, 'k-1', 't', '0101', 'app', '', 0, 'reported', 'community',
+                   '2026-01-01T00:00:00Z', ?2)",
+                [format!("E-{scope}"), scope.to_string()],
+            )
+        };
+        assert!(
+            twin("410611").is_ok(),
+            "another jurisdiction may reuse the key"
+        );
+        assert!(twin("410600").is_err(), "the same jurisdiction may not");
+        let triggers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'event'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("triggers");
+        assert_eq!(triggers, 7, "the R-tree triggers are back");
+        let indexed: i64 = conn
+            .query_row("SELECT count(*) FROM rtree_event_geom", [], |r| r.get(0))
+            .expect("r-tree");
+        assert_eq!(indexed, 1);
+    }
+}

@@ -435,6 +435,7 @@ fn upsert_event(conn: &Connection, e: &Event, touched: &mut Touched) -> Result<(
             e.closed_at.as_ref().map(time_text),
             e.evaluation.as_ref().map(|v| v.score),
             e.evaluation.as_ref().and_then(|v| v.comment.as_deref()),
+            e.idempotency_scope,
         ],
         what,
     )?;

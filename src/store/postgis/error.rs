@@ -27,7 +27,10 @@ const CONSTRAINT_MEANINGS: &[(&str, &str)] = &[
     ("event_geom_valid", "the event location must lie within longitude 73..136, latitude 3..54"),
     ("event_area_code_format", "the event's area code must be a valid area code"),
     ("event_evaluation_score_range", "the evaluation score must be between 1 and 5"),
-    ("event_external_id_unique", "another event already has this (source, external_id)"),
+    (
+        "event_external_id_unique",
+        "another event already has this (idempotency_scope, source, external_id)",
+    ),
     ("event_transition_seq_positive", "transition numbers start at 1"),
     ("worker_home_code_format", "the worker's home code must be a valid area code"),
     ("worker_fix_geom_valid", "the fix position must lie within longitude 73..136, latitude 3..54"),

@@ -5,8 +5,9 @@
 //!
 //! Ingest reserves its codes per report day from a counter (`event_code_day`) in a short
 //! transaction of its own, so concurrent ingests (from this or another gridmap process) write
-//! their rows at the same time; the unique constraint on (source, external_id) with
-//! `ON CONFLICT DO NOTHING` decides which of two racing ingests of one key stores it.
+//! their rows at the same time; the unique constraint on (idempotency_scope, source,
+//! external_id) with `ON CONFLICT DO NOTHING` decides which of two racing ingests of one key
+//! stores it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,33 +19,46 @@ use super::error::{pool_error, query_error, write_error};
 use super::read::{self, Filter};
 use super::rows::{self, EVENT_COLUMNS};
 use super::write::EventColumns;
+use crate::model::event_code::{china_day, code_day_prefix, format_code};
 use crate::model::{Event, EventSource};
-use crate::store::event_query::{
-    after_clause, code_day_prefix, overdue_clause, EventQuery, Ingested,
-};
+use crate::store::event_query::{after_clause, overdue_clause, EventQuery, Ingested};
 use crate::store::StoreError;
 
 const INSERT_EVENTS: &str = "INSERT INTO event (code, source, external_id, title, category, \
      content, reporter_name, reporter_phone, geom, address, area_code, outside_grid, status, level, \
-     department, reported_at, deadline, closed_at, evaluation_score, evaluation_comment, updated_at) \
+     department, reported_at, deadline, closed_at, evaluation_score, evaluation_comment, \
+     idempotency_scope, updated_at) \
      SELECT t.code, t.source, t.external_id, t.title, t.category, t.content, t.reporter_name, \
      t.reporter_phone, ST_GeomFromEWKB(t.geom), t.address, t.area_code, t.outside_grid, t.status, \
      t.level, t.department, t.reported_at, t.deadline, t.closed_at, t.evaluation_score, \
-     t.evaluation_comment, '-infinity'::timestamptz \
+     t.evaluation_comment, t.idempotency_scope, '-infinity'::timestamptz \
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
      $7::text[], $8::text[], $9::bytea[], $10::text[], $11::text[], $12::bool[], $13::text[], \
      $14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], \
-     $19::int2[], $20::text[]) AS t(code, source, external_id, title, category, content, \
-     reporter_name, reporter_phone, geom, address, area_code, outside_grid, status, level, \
-     department, reported_at, deadline, closed_at, evaluation_score, evaluation_comment) \
-     ON CONFLICT (source, external_id) DO NOTHING RETURNING code";
+     $19::int2[], $20::text[], $21::text[]) AS t(code, source, external_id, title, category, \
+     content, reporter_name, reporter_phone, geom, address, area_code, outside_grid, status, \
+     level, department, reported_at, deadline, closed_at, evaluation_score, evaluation_comment, \
+     idempotency_scope) \
+     ON CONFLICT (idempotency_scope, source, external_id) DO NOTHING RETURNING code";
 
-/// Codes of stored events by (source, external_id): the pairs are joined to the unique index
-/// one by one (a plan on `source = ANY(…) AND external_id = ANY(…)` may scan every event of a
-/// source).
-const CODES_BY_KEY: &str = "SELECT k.source, k.external_id, e.code \
-     FROM unnest($1::text[], $2::text[]) AS k(source, external_id) \
-     JOIN event e ON e.source = k.source AND e.external_id = k.external_id";
+/// Codes of stored events by (idempotency_scope, source, external_id): the keys are joined to
+/// the unique index one by one (a plan on `source = ANY(…) AND external_id = ANY(…)` may scan
+/// every event of a source).
+const CODES_BY_KEY: &str = "SELECT k.scope, k.source, k.external_id, e.code \
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS k(scope, source, external_id) \
+     JOIN event e ON e.idempotency_scope = k.scope AND e.source = k.source \
+     AND e.external_id = k.external_id";
+
+/// An idempotency key: (idempotency_scope, source, external_id).
+type Key = (String, String, String);
+
+fn key_of(event: &Event) -> Key {
+    (
+        event.idempotency_scope.clone(),
+        event.source.as_str().to_string(),
+        event.external_id.clone().unwrap_or_default(),
+    )
+}
 
 /// Reserves codes of report days in a transaction of its own (see `0003_event_code_day.sql`).
 const RESERVE_CODES: &str = "SELECT prefix, first_seq FROM gridmap_reserve_event_codes($1, $2)";
@@ -52,7 +66,8 @@ const RESERVE_CODES: &str = "SELECT prefix, first_seq FROM gridmap_reserve_event
 /// See [`crate::store::Store::ingest_events`].
 ///
 /// Concurrent ingests overlap: codes are reserved per report day in a short transaction of
-/// their own, and the rows go in with `ON CONFLICT (source, external_id) DO NOTHING`, in key
+/// their own, and the rows go in with `ON CONFLICT (idempotency_scope, source, external_id) DO
+/// NOTHING`, in key
 /// order so that two batches never wait on each other in a cycle. A key that another ingest
 /// stored since the lookup is answered with that ingest's code, read after its commit, so
 /// retries stay exactly idempotent; its reserved code stays unused.
@@ -61,10 +76,7 @@ pub(crate) async fn ingest(pool: &Pool, events: &[Event]) -> Result<Vec<Ingested
         return Ok(Vec::new());
     }
     let mut client = pool.get().await.map_err(pool_error)?;
-    let keys: Vec<(String, String)> = events
-        .iter()
-        .map(|e| (e.source.as_str().to_string(), external_key(e)))
-        .collect();
+    let keys: Vec<Key> = events.iter().map(key_of).collect();
     let mut known = codes_by_key(&client, &keys).await?;
     let mut fresh = new_events(events, &keys, &known);
     assign_codes(&client, &mut fresh).await?;
@@ -78,16 +90,16 @@ pub(crate) async fn ingest(pool: &Pool, events: &[Event]) -> Result<Vec<Ingested
     let inserted = insert(&tx, &fresh).await?;
     let mut created: HashSet<String> = HashSet::with_capacity(inserted.len());
     if inserted.len() != fresh.len() {
-        let raced: Vec<(String, String)> = fresh
+        let raced: Vec<Key> = fresh
             .iter()
             .filter(|e| !inserted.contains(&e.code))
-            .map(|e| (e.source.as_str().to_string(), external_key(e)))
+            .map(key_of)
             .collect();
         known.extend(codes_by_key(&tx, &raced).await?);
         fresh.retain(|e| inserted.contains(&e.code));
     }
     for event in &fresh {
-        let key = (event.source.as_str().to_string(), external_key(event));
+        let key = key_of(event);
         created.insert(event.code.clone());
         known.insert(key, event.code.clone());
     }
@@ -110,13 +122,9 @@ pub(crate) async fn ingest(pool: &Pool, events: &[Event]) -> Result<Vec<Ingested
 
 /// The first event of each key that is not stored yet, in key order (the lock order of the
 /// insert), without a code.
-fn new_events(
-    events: &[Event],
-    keys: &[(String, String)],
-    known: &HashMap<(String, String), String>,
-) -> Vec<Event> {
-    let mut seen: HashSet<&(String, String)> = HashSet::new();
-    let mut fresh: Vec<(&(String, String), &Event)> = keys
+fn new_events(events: &[Event], keys: &[Key], known: &HashMap<Key, String>) -> Vec<Event> {
+    let mut seen: HashSet<&Key> = HashSet::new();
+    let mut fresh: Vec<(&Key, &Event)> = keys
         .iter()
         .zip(events)
         .filter(|(key, _)| !known.contains_key(*key) && seen.insert(key))
@@ -152,54 +160,57 @@ async fn assign_codes(client: &Client, events: &mut [Event]) -> Result<(), Store
         let seq = next.get_mut(&prefix).ok_or_else(|| {
             StoreError::Data(format!("no event code was reserved for day {prefix}"))
         })?;
-        event.code = format!("{prefix}{seq:06}");
+        let sequence = u32::try_from(*seq).map_err(|_| {
+            StoreError::Data(format!(
+                "event code sequence {seq} of day {prefix} is negative"
+            ))
+        })?;
+        event.code = format_code(china_day(event.reported_at), sequence);
         *seq += 1;
     }
     Ok(())
 }
 
-fn external_key(event: &Event) -> String {
-    event.external_id.clone().unwrap_or_default()
-}
-
-/// The stored codes of these (source, external_id) keys.
+/// The stored codes of these (idempotency_scope, source, external_id) keys.
 async fn codes_by_key<C: deadpool_postgres::GenericClient + Sync>(
     client: &C,
-    keys: &[(String, String)],
-) -> Result<HashMap<(String, String), String>, StoreError> {
+    keys: &[Key],
+) -> Result<HashMap<Key, String>, StoreError> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let sources: Vec<&str> = keys.iter().map(|(s, _)| s.as_str()).collect();
-    let externals: Vec<&str> = keys.iter().map(|(_, e)| e.as_str()).collect();
+    let scopes: Vec<&str> = keys.iter().map(|(s, _, _)| s.as_str()).collect();
+    let sources: Vec<&str> = keys.iter().map(|(_, s, _)| s.as_str()).collect();
+    let externals: Vec<&str> = keys.iter().map(|(_, _, e)| e.as_str()).collect();
     let statement = client
         .prepare_cached(CODES_BY_KEY)
         .await
         .map_err(|e| query_error("cannot prepare the lookup of stored events", &e))?;
     let found = client
-        .query(&statement, &[&sources, &externals])
+        .query(&statement, &[&scopes, &sources, &externals])
         .await
         .map_err(|e| query_error("cannot look up stored events", &e))?;
     Ok(found
         .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
         .collect())
 }
 
 /// See [`crate::store::Store::stored_event_codes`].
 pub(crate) async fn stored_codes_of(
     pool: &Pool,
+    scope: &str,
     keys: &[(EventSource, String)],
 ) -> Result<Vec<(EventSource, String, String)>, StoreError> {
-    let keys: Vec<(String, String)> = keys
+    let keys: Vec<Key> = keys
         .iter()
-        .map(|(s, e)| (s.as_str().to_string(), e.clone()))
+        .map(|(s, e)| (scope.to_string(), s.as_str().to_string(), e.clone()))
         .collect();
     let client = pool.get().await.map_err(pool_error)?;
     codes_by_key(&client, &keys)
         .await?
         .into_iter()
-        .map(|((source, external), code)| {
+        .map(|((_, source, external), code)| {
             let source = EventSource::parse(&source)
                 .ok_or_else(|| StoreError::Data(format!("unknown event source {source:?}")))?;
             Ok((source, external, code))

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_event_code_day.sql",
         sql: include_str!("../../../migrations/0003_event_code_day.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_event_idempotency_scope.sql",
+        sql: include_str!("../../../migrations/0004_event_idempotency_scope.sql"),
+    },
 ];
 
 /// The advisory-lock key that serializes migrations across instances ("gridmap" in ASCII).

@@ -269,9 +269,10 @@ impl Store for PostgisStore {
 
     async fn stored_event_codes(
         &self,
+        scope: &str,
         keys: &[(EventSource, String)],
     ) -> Result<Vec<(EventSource, String, String)>, StoreError> {
-        events::stored_codes_of(&self.pool, keys).await
+        events::stored_codes_of(&self.pool, scope, keys).await
     }
 
     async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError> {

@@ -39,7 +39,8 @@ pub(crate) const WORKER_COLUMNS: &str = "code, name, phone, role, home_code, dev
 /// The select list of `event`, in the order [`event`] decodes.
 pub(crate) const EVENT_COLUMNS: &str = "code, source, external_id, title, category, content, \
      reporter_name, reporter_phone, ST_AsBinary(geom), address, area_code, outside_grid, status, \
-     level, department, reported_at, deadline, closed_at, evaluation_score, evaluation_comment";
+     level, department, reported_at, deadline, closed_at, evaluation_score, evaluation_comment, \
+     idempotency_scope";
 
 /// The select list of `event_transition`, in the order [`transition`] decodes (after the code).
 pub(crate) const TRANSITION_COLUMNS: &str =
@@ -264,6 +265,7 @@ pub(crate) fn event(row: &Row) -> Result<Event, StoreError> {
         deadline: col(row, 16, r)?,
         closed_at: col(row, 17, r)?,
         evaluation: score.map(|score| Evaluation { score, comment }),
+        idempotency_scope: col(row, 20, r)?,
         transitions: Vec::new(),
         code,
     })

@@ -519,6 +519,7 @@ const EVENT_WRITE: BulkWrite = BulkWrite {
         ("closed_at", "timestamptz"),
         ("evaluation_score", "int2"),
         ("evaluation_comment", "text"),
+        ("idempotency_scope", "text"),
     ],
     on_conflict: OnConflict::Update,
 };
@@ -546,6 +547,7 @@ pub(crate) struct EventColumns<'a> {
     closed: Vec<Option<chrono::DateTime<chrono::Utc>>>,
     score: Vec<Option<i16>>,
     comment: Vec<Option<&'a str>>,
+    scope: Vec<&'a str>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -580,11 +582,12 @@ impl<'a> EventColumns<'a> {
                 .map(|e| e.evaluation.as_ref().map(|v| v.score))
                 .collect(),
             comment: opt(|e| e.evaluation.as_ref().and_then(|v| v.comment.as_deref())),
+            scope: text(|e| e.idempotency_scope.as_str()),
         })
     }
 
-    /// The statement parameters, `$1` to `$20`.
-    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 20] {
+    /// The statement parameters, `$1` to `$21`.
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 21] {
         [
             &self.code,
             &self.source,
@@ -606,6 +609,7 @@ impl<'a> EventColumns<'a> {
             &self.closed,
             &self.score,
             &self.comment,
+            &self.scope,
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! Compact forms of an event's code and times.
 //!
-//! Codes: the pattern `E{yyyymmdd}{seq:06}` packs into 36 bits — the day as days since
+//! Codes: the format of `model::event_code` (`E{yyyymmdd}{seq:06}`) packs into 36 bits — the day as days since
 //! 2000-01-01 (16 bits, up to 2179) shifted left by 20, plus the sequence (< 1 000 000 < 2^20).
 //! Any other code is kept in a side table and packs as [`SIDE_TAG`] | its index there. Packed
 //! codes of the pattern sort like the codes themselves.
@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+
+use crate::model::event_code::{format_code, parse_code};
 
 /// Bit set on a packed code that indexes the side table.
 pub const SIDE_TAG: u64 = 1 << 63;
@@ -27,22 +29,17 @@ fn epoch_date() -> NaiveDate {
 
 /// Packs a code of the pattern, `None` for any other code.
 pub fn pack_pattern(code: &str) -> Option<u64> {
-    let rest = code.strip_prefix('E')?;
-    if rest.len() != 14 || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let date = NaiveDate::parse_from_str(&rest[..8], "%Y%m%d").ok()?;
+    let (date, seq) = parse_code(code)?;
     let days = u64::try_from((date - epoch_date()).num_days()).ok()?;
-    let seq: u64 = rest[8..].parse().ok()?;
+    let seq = u64::from(seq);
     (days < 1 << 16 && seq < SEQ_LIMIT).then_some((days << SEQ_BITS) | seq)
 }
 
 /// The code of a packed pattern code (the inverse of [`pack_pattern`]).
 pub fn unpack_pattern(packed: u64) -> String {
     let days = (packed >> SEQ_BITS) as i64;
-    let seq = packed & ((1 << SEQ_BITS) - 1);
-    let date = epoch_date() + chrono::Duration::days(days);
-    format!("E{}{seq:06}", date.format("%Y%m%d"))
+    let seq = (packed & ((1 << SEQ_BITS) - 1)) as u32;
+    format_code(epoch_date() + chrono::Duration::days(days), seq)
 }
 
 /// Codes that do not fit the pattern, by index.

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::code::{pack_opt_time, pack_time, NO_TIME};
+use super::packing::{pack_opt_time, pack_time, NO_TIME};
 use crate::model::{Event, EventStatus};
 
 /// The yellow/red card of an event at a moment.
@@ -25,12 +25,24 @@ pub enum Card {
     Red,
 }
 
-/// Index of 结案 (closed) in [`EventStatus::ALL`]: statuses from here on are closed.
-const CLOSED: u8 = 5;
+/// Whether the status of each index of [`EventStatus::ALL`] is closed
+/// ([`EventStatus::is_open`], the one rule, evaluated at compile time).
+const CLOSED_BY_INDEX: [bool; EventStatus::ALL.len()] = {
+    let mut closed = [false; EventStatus::ALL.len()];
+    let mut i = 0;
+    while i < closed.len() {
+        closed[i] = !EventStatus::ALL[i].is_open();
+        i += 1;
+    }
+    closed
+};
 
-/// Whether a status index means the event is closed.
+/// Whether a status index (into [`EventStatus::ALL`]) means the event is closed.
 pub(super) fn closed_status(status: u8) -> bool {
-    status >= CLOSED
+    CLOSED_BY_INDEX
+        .get(usize::from(status))
+        .copied()
+        .unwrap_or(false)
 }
 
 /// Overdue on packed values (see the module documentation).
@@ -108,6 +120,14 @@ mod tests {
         assert!(!overdue_packed(2, dl, dl));
         assert_eq!(card_packed(2, rep, dl, NO_TIME, dl + 1), Card::Red);
         assert!(overdue_packed(2, dl, dl + 1));
+    }
+
+    #[test]
+    fn packed_statuses_follow_the_one_open_rule() {
+        for (i, status) in EventStatus::ALL.into_iter().enumerate() {
+            assert_eq!(closed_status(i as u8), !status.is_open(), "{status:?}");
+            assert_eq!(status_index(status), i as u8);
+        }
     }
 
     #[test]
