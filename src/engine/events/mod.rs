@@ -18,11 +18,13 @@
 //! which are rebuilt without their dead rows (then an apply costs a partition rebuild).
 //!
 //! Reads go through [`EventStore`]'s query methods (`query`): counts per square cell, per H3
-//! cell, clusters and points of a tile, all under an [`EventFilter`].
+//! cell, clusters and points of a tile, all under an [`EventFilter`]; and pages of the event
+//! listing, newest first (`listing`).
 
 mod code;
 mod deadline;
 mod filter;
+mod listing;
 mod query;
 mod segment;
 mod world;
@@ -39,6 +41,7 @@ use segment::{Row, Segment};
 
 pub use deadline::{card_at, overdue_at, Card};
 pub use filter::EventFilter;
+pub use listing::ListingKey;
 pub use query::{h3_resolution, Cluster, EventPoint, EventQueryError};
 pub use world::{WorldPoint, WorldRect};
 
