@@ -6,6 +6,8 @@ pub mod auth;
 pub mod base_url;
 pub mod clock;
 pub mod error;
+pub mod event_list;
+pub mod event_params;
 pub mod events;
 pub mod fonts;
 pub mod health;
@@ -91,7 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/lookup", get(areas::lookup))
         .route("/api/areas/{code}", get(areas::area))
         .route("/api/areas/{code}/children", get(areas::children))
-        .route("/api/events", get(events::list).post(events::ingest))
+        .route("/api/events", get(event_list::list).post(events::ingest))
         .route("/api/events/{code}", get(events::event))
         .route("/api/events/{code}/transitions", post(events::transition))
         .route("/tiles", get(tiles::catalog))

@@ -21,7 +21,7 @@ use geo_types::Geometry;
 pub use area::{Area, Layer, Level};
 pub use basemap::{BasemapFeature, BasemapGeometry, BasemapKind};
 pub use building::{Building, BuildingUse, House, HouseUse};
-pub use code::{scope_contains, scope_prefix, validate_code, CodeError};
+pub use code::{covers_whole_city, scope_contains, scope_prefix, validate_code, CodeError};
 pub use event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};
 pub use population::{CareCounts, Population, PopulationCounts};
 pub use worker::{Worker, WorkerFix, WorkerRole};
