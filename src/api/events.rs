@@ -1,6 +1,6 @@
 //! Events (事件): idempotent ingest (`POST /api/events`), the seven-step loop
-//! (`POST /api/events/{code}/transitions`), listings (`GET /api/events`, GeoJSON or CSV) and
-//! details (`GET /api/events/{code}`). Every read and write checks the jurisdiction of the
+//! (`POST /api/events/{code}/transitions`) and details (`GET /api/events/{code}`); the
+//! listing (`GET /api/events`) is in `event_list`. Every read and write checks the jurisdiction of the
 //! event's area; `overdue` and the card are derived from the service clock at read time.
 //!
 //! Answers of `POST /api/events`: a single event object gets 201 (created), 200 (already
@@ -13,9 +13,9 @@
 //! `"all_or_nothing": true` and any invalid event nothing is stored and the answer is 422 with
 //! the same per-event results.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -24,19 +24,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Principal, Role};
-use super::error::{bad_json, bad_query, ApiError};
+use super::error::{bad_json, ApiError};
 use super::AppState;
 use crate::engine::events::{card_at, overdue_at, Card};
 use crate::model::event_input::{self, EventFieldError, EventFields, FutureBound};
 use crate::model::workflow::{self, Action, StepInput, WorkflowError, WorkflowState};
-use crate::model::{scope_prefix, Event, EventSource, EventStatus, HandlingLevel, Transition};
-use crate::store::event_query::{EventQuery, Ingested};
+use crate::model::{covers_whole_city, Event, EventStatus, HandlingLevel, Transition};
+use crate::store::event_query::Ingested;
 
 /// Most events one post may carry.
 pub const MAX_BATCH: usize = 1_000;
-/// Default and largest page of `GET /api/events`.
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1_000;
 
 /// One event as posted by a source system.
 #[derive(Debug, Deserialize)]
@@ -337,7 +334,7 @@ fn field_error(e: &EventFieldError) -> EventError {
 
 /// A category code (the one rule, `model::event_input::check_category`), with the message a
 /// listing filter answers.
-fn check_category(category: &str) -> Result<(), String> {
+pub(super) fn check_category(category: &str) -> Result<(), String> {
     event_input::check_category(category).map_err(|e| e.to_string())
 }
 
@@ -533,6 +530,8 @@ async fn scoped_event(
         .ok_or_else(|| ApiError::not_found(format!("no event {code}")))?;
     match &event.area_code {
         Some(area) if principal.covers(area) => Ok(event),
+        // Outside every area: the city's to see (`model::covers_whole_city`).
+        None if covers_whole_city(&principal.scope) => Ok(event),
         _ => Err(ApiError::out_of_scope(&principal.scope, code)),
     }
 }
@@ -628,192 +627,14 @@ fn details(state: &AppState, principal: &Principal, e: &Event, now: DateTime<Utc
     })
 }
 
-/// Query of `GET /api/events`; lists are comma-separated.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// west,south,east,north (WGS84 / storage CRS).
-    pub bbox: Option<String>,
-    /// Area code prefix.
-    pub area: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub status: Option<String>,
-    /// Category codes or prefixes.
-    pub category: Option<String>,
-    pub source: Option<String>,
-    pub level: Option<String>,
-    pub overdue: Option<bool>,
-    /// Opaque cursor from `next_cursor`.
-    pub cursor: Option<String>,
-    /// Page size, 1–1000 (default 100).
-    pub limit: Option<usize>,
-    /// `geojson` (default) or `csv`.
-    pub format: Option<String>,
-}
-
-/// `GET /api/events`: one page of events in the caller's jurisdiction, newest first.
-pub async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(bad_query)?;
-    let csv = match q.format.as_deref() {
-        None | Some("geojson") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "bad_format",
-                format!("unknown format {other:?}: use geojson or csv"),
-            ))
-        }
-    };
-    let now = state.clock.now();
-    let mut query = event_query(&q, &principal, now)?;
-    let page_size = query.limit;
-    // One more than the page tells whether a next page exists.
-    query.limit += 1;
-    let mut page = state
-        .store
-        .query_events(&query)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("cannot list events: {e}")))?;
-    let next_cursor = if page.len() > page_size {
-        page.truncate(page_size);
-        page.last().map(|e| encode_cursor(e.reported_at, &e.code))
-    } else {
-        None
-    };
-    let rows: Vec<(Event, Timeliness)> = page
-        .into_iter()
-        .map(|e| {
-            let t = Timeliness::of(&e, now);
-            (e, t)
-        })
-        .collect();
-    Ok(if csv {
-        csv_answer(&rows, next_cursor)?
-    } else {
-        Json(geojson_page(&rows, next_cursor)).into_response()
-    })
-}
-
-/// Turns the query string into store filters (always narrowed to the caller's jurisdiction).
-fn event_query(
-    q: &ListQuery,
-    principal: &Principal,
-    now: DateTime<Utc>,
-) -> Result<EventQuery, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "bad_limit",
-            format!("limit must be 1 to {MAX_LIMIT}"),
-        ));
-    }
-    if let Some(area) = &q.area {
-        if area.is_empty() || !area.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ApiError::bad_request(
-                "bad_area",
-                format!("area {area:?} is not an area code prefix"),
-            ));
-        }
-    }
-    let categories = list_of(q.category.as_deref());
-    for c in &categories {
-        check_category(c).map_err(|m| ApiError::bad_request("bad_category", m))?;
-    }
-    Ok(EventQuery {
-        scope_prefix: scope_prefix(&principal.scope).to_string(),
-        area_prefix: q.area.clone(),
-        bbox: q.bbox.as_deref().map(parse_bbox).transpose()?,
-        from: q.from,
-        to: q.to,
-        statuses: parse_list(q.status.as_deref(), "bad_status", EventStatus::parse)?,
-        categories,
-        sources: parse_list(q.source.as_deref(), "bad_source", EventSource::parse)?,
-        levels: parse_list(q.level.as_deref(), "bad_level", HandlingLevel::parse)?,
-        overdue: q.overdue,
-        now,
-        after: q.cursor.as_deref().map(decode_cursor).transpose()?,
-        limit,
-    })
-}
-
-fn list_of(text: Option<&str>) -> Vec<String> {
-    text.map(|t| {
-        t.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-fn parse_list<T>(
-    text: Option<&str>,
-    code: &'static str,
-    parse: fn(&str) -> Option<T>,
-) -> Result<Vec<T>, ApiError> {
-    list_of(text)
-        .iter()
-        .map(|s| {
-            parse(s).ok_or_else(|| ApiError::bad_request(code, format!("unknown value {s:?}")))
-        })
-        .collect()
-}
-
-fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
-    let bad = || ApiError::bad_request("bad_bbox", "bbox must be west,south,east,north in degrees");
-    let values: Vec<f64> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f64>().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    match values.as_slice() {
-        [w, s, e, n] if w < e && s < n && values.iter().all(|v| v.is_finite()) => {
-            Ok([*w, *s, *e, *n])
-        }
-        _ => Err(bad()),
-    }
-}
-
-/// The cursor after an event: hex of `micros|code`, opaque to clients.
-fn encode_cursor(at: DateTime<Utc>, code: &str) -> String {
-    format!("{}|{code}", at.timestamp_micros())
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn decode_cursor(text: &str) -> Result<(DateTime<Utc>, String), ApiError> {
-    let bad = || ApiError::bad_request("bad_cursor", "cursor is not one this service gave out");
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return Err(bad());
-    }
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    let decoded = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (micros, code) = decoded.split_once('|').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, code.to_string()))
-}
-
 /// Time pressure of an event at one instant: derived, never stored.
-struct Timeliness {
-    overdue: bool,
-    card: &'static str,
+pub(super) struct Timeliness {
+    pub overdue: bool,
+    pub card: &'static str,
 }
 
 impl Timeliness {
-    fn of(e: &Event, now: DateTime<Utc>) -> Timeliness {
+    pub(super) fn of(e: &Event, now: DateTime<Utc>) -> Timeliness {
         let card = match card_at(e, now) {
             Card::None => "none",
             Card::Yellow => "yellow",
@@ -826,111 +647,6 @@ impl Timeliness {
     }
 }
 
-/// The properties of an event in a listing (no reporter: see the details for that).
-fn summary(e: &Event, t: &Timeliness) -> Value {
-    json!({
-        "code": e.code,
-        "title": e.title,
-        "category": e.category,
-        "source": e.source.as_str(),
-        "status": e.status.as_str(),
-        "level": e.level.as_str(),
-        "department": e.department,
-        "area_code": e.area_code,
-        "outside_grid": e.outside_grid,
-        "address": e.address,
-        "reported_at": e.reported_at,
-        "deadline": e.deadline,
-        "closed_at": e.closed_at,
-        "overdue": t.overdue,
-        "card": t.card,
-    })
-}
-
-fn geojson_page(rows: &[(Event, Timeliness)], next_cursor: Option<String>) -> Value {
-    let features: Vec<Value> = rows
-        .iter()
-        .map(|(e, t)| {
-            json!({
-                "type": "Feature",
-                "id": e.code,
-                "geometry": {"type": "Point", "coordinates": [e.location.x(), e.location.y()]},
-                "properties": summary(e, t),
-            })
-        })
-        .collect();
-    json!({"type": "FeatureCollection", "features": features, "next_cursor": next_cursor})
-}
-
-const CSV_COLUMNS: [&str; 17] = [
-    "code",
-    "lon",
-    "lat",
-    "title",
-    "category",
-    "source",
-    "status",
-    "level",
-    "department",
-    "area_code",
-    "outside_grid",
-    "address",
-    "reported_at",
-    "deadline",
-    "closed_at",
-    "overdue",
-    "card",
-];
-
-/// The page as CSV; the next cursor travels in the `X-Next-Cursor` header.
-fn csv_answer(
-    rows: &[(Event, Timeliness)],
-    next_cursor: Option<String>,
-) -> Result<Response, ApiError> {
-    let failed = |e: csv::Error| ApiError::unavailable(format!("cannot write CSV: {e}"));
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(CSV_COLUMNS).map_err(failed)?;
-    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
-    for (e, t) in rows {
-        writer
-            .write_record([
-                e.code.clone(),
-                e.location.x().to_string(),
-                e.location.y().to_string(),
-                e.title.clone(),
-                e.category.clone(),
-                e.source.as_str().to_string(),
-                e.status.as_str().to_string(),
-                e.level.as_str().to_string(),
-                e.department.clone().unwrap_or_default(),
-                e.area_code.clone().unwrap_or_default(),
-                e.outside_grid.to_string(),
-                e.address.clone().unwrap_or_default(),
-                time(Some(e.reported_at)),
-                time(e.deadline),
-                time(e.closed_at),
-                t.overdue.to_string(),
-                t.card.to_string(),
-            ])
-            .map_err(failed)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| ApiError::unavailable(format!("cannot write CSV: {e}")))?;
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        )],
-        bytes,
-    )
-        .into_response();
-    if let Some(cursor) = next_cursor.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        response.headers_mut().insert("x-next-cursor", cursor);
-    }
-    Ok(response)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -940,26 +656,5 @@ mod tests {
         assert_eq!(mask_phone("13812341234"), "138****1234");
         assert_eq!(mask_phone("12345"), "***45");
         assert_eq!(mask_phone("1"), "1");
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("t");
-        let c = encode_cursor(at, "E20260101000001");
-        assert_eq!(
-            decode_cursor(&c).ok(),
-            Some((at, "E20260101000001".to_string()))
-        );
-        for bad in ["", "zz", "abc", "7c"] {
-            assert!(decode_cursor(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn bbox_must_be_ordered() {
-        assert!(parse_bbox("114,35,115,36").is_ok());
-        assert!(parse_bbox("115,35,114,36").is_err());
-        assert!(parse_bbox("114,35,115").is_err());
-        assert!(parse_bbox("a,b,c,d").is_err());
     }
 }

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod base_url;
 pub mod clock;
 pub mod error;
+pub mod event_list;
+pub mod event_params;
 pub mod events;
 pub mod fonts;
 pub mod health;
@@ -162,7 +164,7 @@ fn layered_routes() -> Vec<Route> {
         Route::get("/api/lookup", areas::lookup),
         Route::get("/api/areas/{code}", areas::area),
         Route::get("/api/areas/{code}/children", areas::children),
-        Route::get("/api/events", events::list),
+        Route::get("/api/events", event_list::list),
         Route::post("/api/events", events::ingest),
         Route::get("/api/events/{code}", events::event),
         Route::post("/api/events/{code}/transitions", events::transition),

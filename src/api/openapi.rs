@@ -39,6 +39,13 @@ fn tile_crs_param() -> Value {
 }
 
 /// The event filters of the `events` and `heatmap` tile paths (part of the cache key).
+/// The event filter parameters, with one meaning on `/api/events` and the event tiles
+/// (`api::event_params`).
+const FROM_DOC: &str = "reported at or after this: RFC 3339 (2026-10-01T08:00:00+08:00), or a day (2026-10-01) for the start of that China Standard Time (UTC+8) day";
+const TO_DOC: &str = "reported before this: RFC 3339, or a day (2026-10-31) for the end of that China Standard Time (UTC+8) day (the day included)";
+const STATUS_DOC: &str = "comma list of statuses (reported, registered, dispatched, handling, feedback, closed, evaluated), at most 64";
+const CATEGORY_DOC: &str = "comma list of category code prefixes (01 keeps 0101, 0102, …; a whole code keeps itself), at most 64";
+
 fn event_filter_params() -> [Value; 5] {
     let q = |name: &str, description: &str| {
         json!({
@@ -47,10 +54,10 @@ fn event_filter_params() -> [Value; 5] {
         })
     };
     [
-        q("from", "events/heatmap: reported at or after this (RFC 3339, or YYYY-MM-DD for the start of that UTC day)"),
-        q("to", "events/heatmap: reported before this (RFC 3339), or on or before this day (YYYY-MM-DD)"),
-        q("status", "events/heatmap: comma list of statuses (reported, registered, dispatched, handling, feedback, closed, evaluated)"),
-        q("category", "events/heatmap: comma list of category codes (exact match)"),
+        q("from", &format!("events/heatmap: {FROM_DOC}")),
+        q("to", &format!("events/heatmap: {TO_DOC}")),
+        q("status", &format!("events/heatmap: {STATUS_DOC}")),
+        q("category", &format!("events/heatmap: {CATEGORY_DOC}")),
         q("bin", "heatmap only: square (default; points at cell centres with count) or h3 (hexagon polygons with h3 and count)"),
     ]
 }
@@ -107,7 +114,7 @@ fn tile_paths() -> Value {
             "parameters": tilejson_params(),
             "responses": {
                 "200": {"description": "TileJSON", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "400": error_response("bad_crs: crs other than wgs84 or gcj02 (events/heatmap: wgs84 only); bad_filter: a bad from, to, status, category or bin"),
+                "400": error_response("bad_crs: crs other than wgs84 or gcj02 (events/heatmap: wgs84 only); bad_filter: a bad from, to, status, category or bin; too_many_values: a list over 64 values"),
                 "401": error_response("a private tileset without a token or key, an invalid token, or bad_api_key"),
                 "403": error_response("key_origin: the API key is bound to other web origins"),
                 "404": error_response("unknown_tileset")
@@ -122,7 +129,7 @@ fn tile_paths() -> Value {
                 "200": {"description": "the tile", "content": {"application/vnd.mapbox-vector-tile": {}}},
                 "204": {"description": "empty tile, or zoom outside the tileset's range"},
                 "304": {"description": "the client's copy (If-None-Match) is current"},
-                "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid; bad_crs: crs other than wgs84 or gcj02 (events/heatmap: wgs84 only); bad_filter: a bad from, to, status, category or bin"),
+                "400": error_response("bad_tile: z/x/y not numbers or outside the XYZ grid; bad_crs: crs other than wgs84 or gcj02 (events/heatmap: wgs84 only); bad_filter: a bad from, to, status, category or bin; too_many_values: a list over 64 values"),
                 "401": error_response("a private tileset without a token or key, an invalid token, or bad_api_key"),
                 "403": error_response("key_origin: the API key is bound to other web origins"),
                 "404": error_response("unknown_tileset")
@@ -153,13 +160,13 @@ fn event_paths() -> Value {
     }});
     let list_params = json!([
         {"name": "bbox", "in": "query", "schema": {"type": "string"}, "description": "west,south,east,north (degrees)"},
-        {"name": "area", "in": "query", "schema": {"type": "string"}, "description": "area code prefix"},
-        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "reported_at >= from"},
-        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}, "description": "reported_at < to"},
-        {"name": "status", "in": "query", "schema": {"type": "string"}, "description": "comma-separated statuses"},
-        {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "comma-separated category codes or prefixes"},
-        {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "comma-separated sources"},
-        {"name": "level", "in": "query", "schema": {"type": "string"}, "description": "comma-separated levels: community, street, district, city"},
+        {"name": "area", "in": "query", "schema": {"type": "string"}, "description": "an area code: the events inside it, read as a jurisdiction (410600 is the whole city, with the events outside every area; 410611 every 410611… code)"},
+        {"name": "from", "in": "query", "schema": {"type": "string"}, "description": FROM_DOC},
+        {"name": "to", "in": "query", "schema": {"type": "string"}, "description": TO_DOC},
+        {"name": "status", "in": "query", "schema": {"type": "string"}, "description": STATUS_DOC},
+        {"name": "category", "in": "query", "schema": {"type": "string"}, "description": CATEGORY_DOC},
+        {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "comma list of sources (patrol, hotline, wechat, app, video), at most 64"},
+        {"name": "level", "in": "query", "schema": {"type": "string"}, "description": "comma list of levels (community, street, district, city), at most 64"},
         {"name": "overdue", "in": "query", "schema": {"type": "boolean"}, "description": "open and past the deadline now"},
         {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page (opaque)"},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
@@ -188,13 +195,13 @@ fn event_paths() -> Value {
                 }
             },
             "get": {
-                "summary": "Events in the caller's jurisdiction, newest first (reported_at, code), one page at a time",
+                "summary": "Events in the caller's jurisdiction, newest first (reported_at to the second, then code, both descending), one page at a time",
                 "description": "GeoJSON FeatureCollection with next_cursor (null on the last page), or CSV with the next cursor in X-Next-Cursor. overdue and card are derived at the service clock: red when open past the deadline or closed after it, yellow in the last quarter of the allotted time.",
                 "security": [{"bearer": []}],
                 "parameters": list_params,
                 "responses": {
                     "200": {"description": "one page", "content": {"application/geo+json": {}, "text/csv": {}}},
-                    "400": error_response("bad_bbox, bad_area, bad_status, bad_category, bad_source, bad_level, bad_cursor, bad_limit, bad_format, bad_query"),
+                    "400": error_response("bad_bbox, bad_area, bad_time, bad_status, bad_category, bad_source, bad_level, too_many_values (a list over 64 values), bad_cursor, bad_limit, bad_format, bad_query"),
                     "401": error_response("missing or invalid token")
                 }
             }

@@ -11,10 +11,10 @@
 //! Serving a tile (cache, where it renders, compression) is [`crate::tiles::service`]; this
 //! file is its HTTP face: the address, the caller, the headers and the status codes.
 //!
-//! Event tilesets (`events`, `heatmap`) take filters: `from`, `to` (RFC 3339, or `YYYY-MM-DD`:
-//! `from` at the start of that UTC day, `to` at the end of it), `status` and `category` (comma
-//! lists, exact values) and, for the heatmap, `bin` (`square` or `h3`). Bad values answer 400
-//! `bad_filter`. The filters, in a canonical form (sorted lists), are part of the cache key, and
+//! Event tilesets (`events`, `heatmap`) take filters: `from`, `to`, `status` and `category`,
+//! with the meaning they have on `GET /api/events` (`event_params`: a day is a China Standard
+//! Time day, categories are prefixes) and, for the heatmap, `bin` (`square` or `h3`). Bad
+//! values answer 400 `bad_filter` (a list over the size cap `too_many_values`). The filters, in a canonical form (sorted lists), are part of the cache key, and
 //! the caller's jurisdiction is added to them, so a scoped caller counts only its events.
 
 use axum::extract::{FromRequestParts, Path, Query, RawPathParams, Request, State};
@@ -23,19 +23,20 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use geo_types::Rect;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::base_url::base_url;
 use super::error::{bad_query, ApiError};
+use super::event_params::{self, EventParams as ParsedEventParams, ParamError, RawEventParams};
 use super::metrics::RouteRecorder;
 use super::viewer::Viewer;
 use super::AppState;
 use crate::engine::events::EventFilter;
 use crate::engine::Snapshot;
-use crate::model::{scope_prefix, EventStatus, Level};
+use crate::model::{EventStatus, Level};
 use crate::tiles::coding::{CachedTile, Coding};
 use crate::tiles::event_tiles::{EventTileQuery, HeatmapBin};
 use crate::tiles::service::{EventTileFilters, ServeError, TileOrder, TileScope, TileService};
@@ -106,13 +107,14 @@ fn tile_failed(message: String) -> ApiError {
 pub struct TileQuery {
     /// `wgs84` (default) or `gcj02`/`GCJ-02`.
     pub crs: Option<String>,
-    /// Event tilesets: events reported at or after this (RFC 3339 or `YYYY-MM-DD`).
+    /// Event tilesets: events reported at or after this (RFC 3339, or a China Standard Time
+    /// day `YYYY-MM-DD`).
     pub from: Option<String>,
     /// Event tilesets: events reported before this (RFC 3339), or on or before this day.
     pub to: Option<String>,
     /// Event tilesets: statuses, comma-separated (`reported,registered`).
     pub status: Option<String>,
-    /// Event tilesets: category codes, comma-separated.
+    /// Event tilesets: category code prefixes, comma-separated.
     pub category: Option<String>,
     /// Heatmap: `square` (default) or `h3`.
     pub bin: Option<String>,
@@ -130,40 +132,15 @@ struct EventParams {
     bin: HeatmapBin,
 }
 
-fn bad_filter(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("bad_filter", message)
-}
-
-/// A time bound: RFC 3339, or a UTC day (its start, or with `end_of_day` the next day's start).
-fn parse_time(name: &str, s: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        bad_filter(format!(
-            "{name} {s:?} is neither RFC 3339 (2026-01-31T08:00:00+08:00) nor a day (2026-01-31)"
-        ))
-    })?;
-    let day = if end_of_day {
-        day.succ_opt()
+/// A refused event filter: 400 `bad_filter` with the parser's message, except a list over the
+/// size cap, which keeps its own code (`too_many_values`) as on the listing.
+fn bad_filter(e: ParamError) -> ApiError {
+    let code = if e.code == "too_many_values" {
+        e.code
     } else {
-        Some(day)
+        "bad_filter"
     };
-    day.and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| bad_filter(format!("{name} {s:?} is out of range")))
-}
-
-/// The non-empty items of a comma list, sorted and without repeats.
-fn comma_list(s: &str) -> Vec<&str> {
-    let mut items: Vec<&str> = s
-        .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    items.sort_unstable();
-    items.dedup();
-    items
+    ApiError::bad_request(code, e.message)
 }
 
 impl EventParams {
@@ -192,11 +169,9 @@ impl EventParams {
         filter.to = self.to;
         filter.statuses = self.statuses.clone();
         filter.categories = self.categories.clone();
-        filter.area_prefixes = viewer
-            .principal
-            .iter()
-            .map(|p| scope_prefix(&p.scope).to_string())
-            .collect();
+        if let Some(p) = &viewer.principal {
+            event_params::narrow_to(&mut filter, &p.scope, None);
+        }
         EventTileQuery {
             filter,
             bin: self.bin,
@@ -207,67 +182,38 @@ impl EventParams {
 impl TileQuery {
     /// The checked event filters (400 `bad_filter`); `bin` only for tilesets with a heatmap.
     fn event_params(&self, tileset: &Tileset) -> Result<EventParams, ApiError> {
-        let from = self
-            .from
-            .as_deref()
-            .map(|s| parse_time("from", s, false))
-            .transpose()?;
-        let to = self
-            .to
-            .as_deref()
-            .map(|s| parse_time("to", s, true))
-            .transpose()?;
-        if let (Some(f), Some(t)) = (from, to) {
-            if f >= t {
-                return Err(bad_filter(format!("from {f} must be before to {t}")));
-            }
-        }
-        let statuses = comma_list(self.status.as_deref().unwrap_or(""))
-            .into_iter()
-            .map(|s| {
-                EventStatus::parse(s).ok_or_else(|| {
-                    let all: Vec<&str> = EventStatus::ALL.iter().map(|v| v.as_str()).collect();
-                    bad_filter(format!("status {s:?} is not one of {}", all.join(", ")))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut statuses = statuses;
-        statuses.sort_unstable();
-        let categories = comma_list(self.category.as_deref().unwrap_or(""))
-            .into_iter()
-            .map(|c| {
-                if c.len() <= 32
-                    && c.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
-                    Ok(c.to_string())
-                } else {
-                    Err(bad_filter(format!(
-                        "category {c:?} must be up to 32 letters, digits, _ or -"
-                    )))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let parsed = ParsedEventParams::parse(RawEventParams {
+            from: self.from.as_deref(),
+            to: self.to.as_deref(),
+            status: self.status.as_deref(),
+            category: self.category.as_deref(),
+            ..RawEventParams::default()
+        })
+        .map_err(bad_filter)?;
         let has_heatmap = tileset
             .layers
             .iter()
             .any(|l| l.source == crate::tiles::Source::Heatmap);
         let bin = match self.bin.as_deref() {
             None => HeatmapBin::Square,
-            Some(b) if has_heatmap => HeatmapBin::parse(b)
-                .ok_or_else(|| bad_filter(format!("bin {b:?} is not square or h3")))?,
+            Some(b) if has_heatmap => HeatmapBin::parse(b).ok_or_else(|| {
+                ApiError::bad_request("bad_filter", format!("bin {b:?} is not square or h3"))
+            })?,
             Some(_) => {
-                return Err(bad_filter(format!(
-                    "bin applies to heatmap tilesets only, not to {}",
-                    tileset.name
-                )))
+                return Err(ApiError::bad_request(
+                    "bad_filter",
+                    format!(
+                        "bin applies to heatmap tilesets only, not to {}",
+                        tileset.name
+                    ),
+                ))
             }
         };
         Ok(EventParams {
-            from,
-            to,
-            statuses,
-            categories,
+            from: parsed.from,
+            to: parsed.to,
+            statuses: parsed.statuses,
+            categories: parsed.categories,
             bin,
         })
     }
@@ -738,8 +684,8 @@ mod tests {
         assert_eq!(a.canonical(), b.canonical());
         assert_eq!(
             a.to.map(|t| t.to_rfc3339()).as_deref(),
-            Some("2026-11-01T00:00:00+00:00"),
-            "a day as `to` includes that day"
+            Some("2026-10-31T16:00:00+00:00"),
+            "a day as `to` includes that China Standard Time day"
         );
         let c = q("reported", "0102,0101")
             .event_params(&heatmap())

@@ -68,6 +68,20 @@ pub fn scope_contains(scope: &str, code: &str) -> bool {
     code.starts_with(scope_prefix(scope))
 }
 
+/// Whether the jurisdiction `scope` covers the whole city (and so the events outside every
+/// area, which belong to no district): its significant prefix has at most 4 characters — a
+/// city (`410600` → `4106`), a province (`410000` → `41`) or everything (an empty scope).
+///
+/// ```
+/// use gridmap::model::covers_whole_city;
+/// assert!(covers_whole_city("410600"));
+/// assert!(!covers_whole_city("410611"));
+/// assert!(!covers_whole_city("410611001"));
+/// ```
+pub fn covers_whole_city(scope: &str) -> bool {
+    scope_prefix(scope).len() <= 4
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ pub mod workflow;
 use geo_types::Geometry;
 
 pub use area::{Area, Layer, Level};
-pub use area_code::{scope_contains, scope_prefix, validate_code, CodeError};
+pub use area_code::{covers_whole_city, scope_contains, scope_prefix, validate_code, CodeError};
 pub use basemap::{BasemapFeature, BasemapGeometry, BasemapKind};
 pub use building::{Building, BuildingUse, House, HouseUse};
 pub use event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::model::{Change, Dataset, Event, EventSource};
-use event_query::{EventQuery, Ingested};
+use event_query::Ingested;
 
 /// Errors any store can report, with the backend's own detail in the message.
 #[derive(Debug, thiserror::Error)]
@@ -105,9 +105,10 @@ pub trait Store: Send + Sync {
     /// `steps` transitions (optimistic check). `Ok(false)` when another writer got there first.
     async fn transition_event(&self, event: &Event, steps: usize) -> Result<bool, StoreError>;
 
-    /// One page of events matching `query`, newest first (reported_at, code descending),
-    /// without their transitions.
-    async fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError>;
+    /// The events with these codes, without their transitions, in the order of `codes`;
+    /// codes not stored are left out. The records of a listing page the engine chose (the
+    /// engine keeps no text columns).
+    async fn events_by_codes(&self, codes: &[String]) -> Result<Vec<Event>, StoreError>;
 
     /// The stored codes of the events with these (source, external_id) keys in the key space
     /// `scope` (`Event::idempotency_scope`), as (source, external_id, code); keys not stored

@@ -1,6 +1,9 @@
 //! What a query keeps: a time window, statuses, categories, sources, levels, overdue at a
 //! moment, a jurisdiction (area-code prefixes) and a box — compiled once per query against the
 //! store's dictionaries into masks and lookup tables, so a row is tested with a few loads.
+//!
+//! Categories are prefixes (`01` keeps `0101`, `0102`, …; a whole code keeps itself): the
+//! prefix test runs once per dictionary entry, never per row.
 
 use chrono::{DateTime, Utc};
 use geo_types::Rect;
@@ -9,7 +12,7 @@ use super::packing::{pack_time, NO_TIME};
 use super::segment::Segment;
 use super::timeliness::{overdue_packed, status_index};
 use super::world::WorldRect;
-use super::Dicts;
+use super::{Dicts, NO_AREA};
 use crate::model::{EventSource, EventStatus, HandlingLevel};
 
 /// A filter over events. Empty lists mean "any".
@@ -20,15 +23,18 @@ pub struct EventFilter {
     /// Report time before this.
     pub to: Option<DateTime<Utc>>,
     pub statuses: Vec<EventStatus>,
-    /// Category codes (`0102` …).
+    /// Category code prefixes (`01` keeps `0101`, `0102`, …).
     pub categories: Vec<String>,
     pub sources: Vec<EventSource>,
     pub levels: Vec<HandlingLevel>,
     /// Keep only overdue (`Some(true)`) or only not overdue (`Some(false)`) events at `now`.
     pub overdue: Option<bool>,
-    /// Jurisdiction: keep events whose area code starts with one of these (an event outside
-    /// every area then never matches).
+    /// Jurisdiction: keep events whose area code starts with one of these; an event outside
+    /// every area then matches only with `outside_areas`.
     pub area_prefixes: Vec<String>,
+    /// With `area_prefixes`, keep the events outside every area too (for a city-wide
+    /// jurisdiction, see `model::covers_whole_city`).
+    pub outside_areas: bool,
     /// A storage longitude/latitude box (borders included).
     pub bbox: Option<Rect<f64>>,
     /// The moment `overdue` and the cards are derived at.
@@ -47,6 +53,7 @@ impl EventFilter {
             levels: Vec::new(),
             overdue: None,
             area_prefixes: Vec::new(),
+            outside_areas: false,
             bbox: None,
             now,
         }
@@ -67,15 +74,17 @@ impl EventFilter {
             && any(self.statuses.is_empty(), self.statuses.contains(&e.status))
             && any(
                 self.categories.is_empty(),
-                self.categories.contains(&e.category),
+                self.categories
+                    .iter()
+                    .any(|c| e.category.starts_with(c.as_str())),
             )
             && any(self.sources.is_empty(), self.sources.contains(&e.source))
             && any(self.levels.is_empty(), self.levels.contains(&e.level))
             && any(
                 self.area_prefixes.is_empty(),
-                e.area_code
-                    .as_deref()
-                    .is_some_and(|a| self.area_prefixes.iter().any(|p| a.starts_with(p.as_str()))),
+                e.area_code.as_deref().map_or(self.outside_areas, |a| {
+                    self.area_prefixes.iter().any(|p| a.starts_with(p.as_str()))
+                }),
             )
             && self
                 .overdue
@@ -94,6 +103,8 @@ pub(super) struct Compiled {
     levels: u8,
     categories: Option<Vec<bool>>,
     areas: Option<Vec<bool>>,
+    /// Whether an event outside every area passes the area test.
+    outside_areas: bool,
     overdue: Option<bool>,
     pub now: u32,
     /// The filter's box in world units; `None` for no box.
@@ -115,7 +126,7 @@ impl Compiled {
             dicts
                 .categories
                 .iter()
-                .map(|c| f.categories.contains(c))
+                .map(|c| f.categories.iter().any(|p| c.starts_with(p.as_str())))
                 .collect()
         });
         let areas = (!f.area_prefixes.is_empty()).then(|| {
@@ -136,6 +147,7 @@ impl Compiled {
                 HandlingLevel::ALL.iter().position(|&v| v == l).unwrap_or(0) as u8
             }),
             categories,
+            outside_areas: areas.is_none() || f.outside_areas,
             areas,
             overdue: f.overdue,
             now: pack_time(f.now),
@@ -158,10 +170,11 @@ impl Compiled {
     pub fn matches(&self, s: &Segment, i: usize) -> bool {
         let t = s.reported[i];
         let category = self.keeps_category(s.category[i]);
-        let area = self
-            .areas
-            .as_ref()
-            .is_none_or(|a| a.get(s.area[i] as usize).copied().unwrap_or(false));
+        let area = match &self.areas {
+            None => true,
+            Some(_) if s.area[i] == NO_AREA => self.outside_areas,
+            Some(a) => a.get(s.area[i] as usize).copied().unwrap_or(false),
+        };
         let overdue = self
             .overdue
             .is_none_or(|want| overdue_packed(s.status[i], s.deadline[i], self.now) == want);

@@ -19,10 +19,11 @@
 //!
 //! Reads go through [`EventStore`]'s query methods, all under an [`EventFilter`]: the heatmap's
 //! counts per square cell and per H3 cell (`heatmap_bins`), clusters and points of a tile
-//! (`query`).
+//! (`query`), and pages of the event listing, newest first (`listing`).
 
 mod filter;
 mod heatmap_bins;
+mod listing;
 mod packing;
 mod query;
 mod segment;
@@ -41,6 +42,7 @@ use timeliness::status_index;
 
 pub use filter::EventFilter;
 pub use heatmap_bins::{h3_margin_units, h3_resolution, EventQueryError};
+pub use listing::ListingKey;
 pub use query::{Cluster, EventPoint};
 pub use timeliness::{card_at, overdue_at, Card};
 pub use world::{WorldPoint, WorldRect};

@@ -1,23 +1,22 @@
 //! Event operations of the embedded store: idempotent ingest, one event, an optimistically
-//! checked transition and filtered keyset pages.
+//! checked transition and the events of a listing page by code.
 //!
 //! Ingest and transitions run on the one writer connection while its lock is held, so the
 //! look-up of stored (idempotency_scope, source, external_id) keys, the code assignment and
 //! the write cannot interleave with another write of this process; the UNIQUE constraint on
-//! that key rejects anything else. Pages read on a read-only connection and use the R-tree for `bbox`.
+//! that key rejects anything else. Look-ups by code read on a read-only connection.
 
 use std::collections::HashMap;
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::error::GpkgError;
 use super::read::{read_event, read_transitions};
-use super::rows::{time_text, RowReader, EVENT_COLUMNS};
+use super::rows::{RowReader, EVENT_COLUMNS};
 use super::write;
 use crate::model::event_code::{code_day_prefix, next_code};
 use crate::model::{Change, Event, EventSource};
-use crate::store::event_query::{after_clause, overdue_clause, EventQuery, Ingested};
+use crate::store::event_query::Ingested;
 
 const TRANSITIONS_OF: &str = "SELECT at, from_status, to_status, actor, level, department, note \
      FROM event_transition WHERE event_code = ?1 ORDER BY seq";
@@ -153,102 +152,31 @@ pub fn transition(conn: &mut Connection, event: &Event, steps: usize) -> Result<
     Ok(true)
 }
 
-/// Positional parameters of a query being built.
-#[derive(Default)]
-struct Binds(Vec<Value>);
-
-impl Binds {
-    /// Adds a value and returns its placeholder.
-    fn bind(&mut self, value: Value) -> String {
-        self.0.push(value);
-        format!("?{}", self.0.len())
+/// See [`crate::store::Store::events_by_codes`]; runs on a reader connection. The codes go
+/// in as one JSON array (no limit on bound parameters) and are looked up by primary key.
+pub fn by_codes(conn: &mut Connection, codes: &[String]) -> Result<Vec<Event>, GpkgError> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
     }
-
-    fn text(&mut self, value: String) -> String {
-        self.bind(Value::Text(value))
-    }
-
-    /// `column IN (…)` for a non-empty list.
-    fn any_of(&mut self, column: &str, values: Vec<&str>) -> Option<String> {
-        if values.is_empty() {
-            return None;
-        }
-        let marks: Vec<String> = values
-            .into_iter()
-            .map(|v| self.text(v.to_string()))
-            .collect();
-        Some(format!("{column} IN ({})", marks.join(", ")))
-    }
-}
-
-/// The WHERE clauses of `q` (scope first) with their parameters.
-fn clauses(q: &EventQuery, b: &mut Binds) -> Vec<String> {
-    let mut out = vec![format!(
-        "area_code GLOB {}",
-        b.text(format!("{}*", q.scope_prefix))
-    )];
-    if let Some(area) = &q.area_prefix {
-        out.push(format!("area_code GLOB {}", b.text(format!("{area}*"))));
-    }
-    if let Some([w, s, e, n]) = q.bbox {
-        let (w, s, e, n) = (
-            b.bind(Value::Real(w)),
-            b.bind(Value::Real(s)),
-            b.bind(Value::Real(e)),
-            b.bind(Value::Real(n)),
-        );
-        out.push(format!(
-            "fid IN (SELECT id FROM rtree_event_geom WHERE maxx >= {w} AND minx <= {e} \
-             AND maxy >= {s} AND miny <= {n})"
-        ));
-    }
-    if let Some(from) = q.from {
-        out.push(format!("reported_at >= {}", b.text(time_text(&from))));
-    }
-    if let Some(to) = q.to {
-        out.push(format!("reported_at < {}", b.text(time_text(&to))));
-    }
-    out.extend(b.any_of("status", q.statuses.iter().map(|s| s.as_str()).collect()));
-    out.extend(b.any_of("source", q.sources.iter().map(|s| s.as_str()).collect()));
-    out.extend(b.any_of("level", q.levels.iter().map(|s| s.as_str()).collect()));
-    if !q.categories.is_empty() {
-        let globs: Vec<String> = q
-            .categories
-            .iter()
-            .map(|c| format!("category GLOB {}", b.text(format!("{c}*"))))
-            .collect();
-        out.push(format!("({})", globs.join(" OR ")));
-    }
-    if let Some(overdue) = q.overdue {
-        let now = b.text(time_text(&q.now));
-        out.push(overdue_clause(overdue, &now));
-    }
-    if let Some((at, code)) = &q.after {
-        let (at, code) = (b.text(time_text(at)), b.text(code.clone()));
-        out.push(after_clause(&at, &code));
-    }
-    out
-}
-
-/// See [`crate::store::Store::query_events`]; runs on a reader connection.
-pub fn query(conn: &mut Connection, q: &EventQuery) -> Result<Vec<Event>, GpkgError> {
-    let mut b = Binds::default();
-    let clauses = clauses(q, &mut b);
-    let limit = b.bind(Value::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)));
     let sql = format!(
-        "SELECT {} FROM event WHERE {} ORDER BY reported_at DESC, code DESC LIMIT {limit}",
-        EVENT_COLUMNS.join(", "),
-        clauses.join(" AND ")
+        "SELECT {} FROM event WHERE code IN (SELECT value FROM json_each(?1))",
+        EVENT_COLUMNS.join(", ")
     );
+    let list = serde_json::to_string(codes)
+        .map_err(|e| GpkgError::Integrity(format!("cannot encode event codes: {e}")))?;
     let mut stmt = conn
-        .prepare(&sql)
-        .map_err(GpkgError::sqlite("preparing the event listing"))?;
+        .prepare_cached(&sql)
+        .map_err(GpkgError::sqlite("preparing the event look-up"))?;
     let mut rows = stmt
-        .query(rusqlite::params_from_iter(b.0.iter()))
-        .map_err(GpkgError::sqlite("listing events"))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(GpkgError::sqlite("listing events"))? {
-        out.push(read_event(&RowReader::new(row, "event", 1))?);
+        .query([list])
+        .map_err(GpkgError::sqlite("reading events by code"))?;
+    let mut found = HashMap::with_capacity(codes.len());
+    while let Some(row) = rows
+        .next()
+        .map_err(GpkgError::sqlite("reading events by code"))?
+    {
+        let event = read_event(&RowReader::new(row, "event", 1))?;
+        found.insert(event.code.clone(), event);
     }
-    Ok(out)
+    Ok(codes.iter().filter_map(|c| found.remove(c)).collect())
 }

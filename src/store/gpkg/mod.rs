@@ -30,7 +30,7 @@ use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::model::{Change, Dataset, Event, EventSource};
-use crate::store::event_query::{EventQuery, Ingested};
+use crate::store::event_query::Ingested;
 use crate::store::{Counts, Store, StoreError};
 
 pub use error::GpkgError;
@@ -177,9 +177,9 @@ impl Store for GpkgStore {
             .await
     }
 
-    async fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        let query = query.clone();
-        self.read(move |conn| events::query(conn, &query)).await
+    async fn events_by_codes(&self, codes: &[String]) -> Result<Vec<Event>, StoreError> {
+        let codes = codes.to_vec();
+        self.read(move |conn| events::by_codes(conn, &codes)).await
     }
 
     async fn stored_event_codes(

@@ -1,7 +1,6 @@
 //! Event operations of the PostGIS store: idempotent multi-row ingest (one `unnest` insert per
 //! batch, transitions by binary `COPY`), one event, an optimistically checked transition, and
-//! filtered keyset pages that use the event indexes (GiST on geom, btree on area_code and
-//! reported_at).
+//! the events of a listing page by primary key.
 //!
 //! Ingest reserves its codes per report day from a counter (`event_code_day`) in a short
 //! transaction of its own, so concurrent ingests (from this or another gridmap process) write
@@ -12,7 +11,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use deadpool_postgres::{Client, Pool, Transaction};
-use tokio_postgres::types::ToSql;
 
 use super::copy;
 use super::error::{pool_error, query_error, write_error};
@@ -21,7 +19,7 @@ use super::rows::{self, EVENT_COLUMNS};
 use super::write::EventColumns;
 use crate::model::event_code::{china_day, code_day_prefix, format_code};
 use crate::model::{Event, EventSource};
-use crate::store::event_query::{after_clause, overdue_clause, EventQuery, Ingested};
+use crate::store::event_query::Ingested;
 use crate::store::StoreError;
 
 const INSERT_EVENTS: &str = "INSERT INTO event (code, source, external_id, title, category, \
@@ -335,100 +333,26 @@ pub(crate) async fn transition(
     Ok(true)
 }
 
-/// The smallest string above every string starting with `prefix` (letters and digits only),
-/// or `None` when there is none to give.
-fn prefix_upper(prefix: &str) -> Option<String> {
-    let last = prefix.chars().last()?;
-    let next = match last {
-        '0'..='8' | 'A'..='Y' | 'a'..='y' => char::from(u8::try_from(last).ok()? + 1),
-        _ => return None,
-    };
-    Some(format!("{}{next}", &prefix[..prefix.len() - 1]))
-}
-
-/// See [`crate::store::Store::query_events`].
-pub(crate) async fn query(pool: &Pool, q: &EventQuery) -> Result<Vec<Event>, StoreError> {
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut clauses: Vec<String> = Vec::new();
-    let mut bind = |value: Box<dyn ToSql + Sync + Send>| {
-        params.push(value);
-        format!("${}", params.len())
-    };
-    for prefix in std::iter::once(&q.scope_prefix).chain(&q.area_prefix) {
-        let like = bind(Box::new(format!("{prefix}%")));
-        clauses.push(format!("area_code LIKE {like}"));
-        // The same prefix as a range, which the btree on area_code serves in any collation.
-        if let Some(upper) = prefix_upper(prefix) {
-            let (low, high) = (bind(Box::new(prefix.clone())), bind(Box::new(upper)));
-            clauses.push(format!("area_code >= {low} AND area_code < {high}"));
-        }
+/// See [`crate::store::Store::events_by_codes`]: one look-up by primary key.
+pub(crate) async fn by_codes(pool: &Pool, codes: &[String]) -> Result<Vec<Event>, StoreError> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
     }
-    if let Some([w, s, e, n]) = q.bbox {
-        let (w, s, e, n) = (
-            bind(Box::new(w)),
-            bind(Box::new(s)),
-            bind(Box::new(e)),
-            bind(Box::new(n)),
-        );
-        clauses.push(format!("geom && ST_MakeEnvelope({w}, {s}, {e}, {n}, 4490)"));
-    }
-    if let Some(from) = q.from {
-        clauses.push(format!("reported_at >= {}", bind(Box::new(from))));
-    }
-    if let Some(to) = q.to {
-        clauses.push(format!("reported_at < {}", bind(Box::new(to))));
-    }
-    let texts = |v: Vec<&str>| -> Vec<String> { v.into_iter().map(String::from).collect() };
-    if !q.statuses.is_empty() {
-        let list = texts(q.statuses.iter().map(|s| s.as_str()).collect());
-        clauses.push(format!("status = ANY({})", bind(Box::new(list))));
-    }
-    if !q.categories.is_empty() {
-        let patterns: Vec<String> = q.categories.iter().map(|c| format!("{c}%")).collect();
-        clauses.push(format!("category LIKE ANY({})", bind(Box::new(patterns))));
-    }
-    if !q.sources.is_empty() {
-        let list = texts(q.sources.iter().map(|s| s.as_str()).collect());
-        clauses.push(format!("source = ANY({})", bind(Box::new(list))));
-    }
-    if !q.levels.is_empty() {
-        let list = texts(q.levels.iter().map(|s| s.as_str()).collect());
-        clauses.push(format!("level = ANY({})", bind(Box::new(list))));
-    }
-    if let Some(overdue) = q.overdue {
-        let now = bind(Box::new(q.now));
-        clauses.push(overdue_clause(overdue, &now));
-    }
-    if let Some((at, code)) = &q.after {
-        let (at, code) = (bind(Box::new(*at)), bind(Box::new(code.clone())));
-        clauses.push(after_clause(&at, &code));
-    }
-    let limit = bind(Box::new(i64::try_from(q.limit).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM event WHERE {} ORDER BY reported_at DESC, code DESC LIMIT {limit}",
-        clauses.join(" AND ")
-    );
     let client = pool.get().await.map_err(pool_error)?;
-    let refs: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let found = client
-        .query(&sql, &refs)
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM event WHERE code = ANY($1)"
+        ))
         .await
-        .map_err(|e| query_error("cannot query events", &e))?;
-    found.iter().map(rows::event).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_upper;
-
-    #[test]
-    fn prefix_ranges() {
-        assert_eq!(prefix_upper("4106").as_deref(), Some("4107"));
-        assert_eq!(prefix_upper("410611001F0").as_deref(), Some("410611001F1"));
-        assert_eq!(prefix_upper("41069"), None);
-        assert_eq!(prefix_upper(""), None);
+        .map_err(|e| query_error("cannot prepare the event look-up", &e))?;
+    let found = client
+        .query(&statement, &[&codes])
+        .await
+        .map_err(|e| query_error("cannot read events by code", &e))?;
+    let mut by_code = HashMap::with_capacity(found.len());
+    for row in &found {
+        let event = rows::event(row)?;
+        by_code.insert(event.code.clone(), event);
     }
+    Ok(codes.iter().filter_map(|c| by_code.remove(c)).collect())
 }

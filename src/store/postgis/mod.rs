@@ -31,7 +31,7 @@ use tokio_postgres::{Config, IsolationLevel, NoTls};
 use self::error::{describe, pool_error, query_error};
 use self::read::{Filter, Table};
 use crate::model::{Change, Dataset, Event, EventSource};
-use crate::store::event_query::{EventQuery, Ingested};
+use crate::store::event_query::Ingested;
 use crate::store::{Counts, Store, StoreError};
 
 /// Connections in the pool: enough for a parallel start-up load and concurrent API writes.
@@ -263,8 +263,8 @@ impl Store for PostgisStore {
         events::transition(&self.pool, event, steps).await
     }
 
-    async fn query_events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
-        events::query(&self.pool, query).await
+    async fn events_by_codes(&self, codes: &[String]) -> Result<Vec<Event>, StoreError> {
+        events::by_codes(&self.pool, codes).await
     }
 
     async fn stored_event_codes(
