@@ -604,6 +604,17 @@ async fn import_after_ingest(server: &Server, dir: &std::path::Path) {
     };
     assert_eq!(stored("E20310531000002").await.as_deref(), Some("imp-1"));
     assert_eq!(stored("E20310531000003").await.as_deref(), Some("imp-new"));
+    // The listing reads the engine: hand it the imported event as the write path does for
+    // the service's own writers (an import into the store alone reaches it at the next start).
+    let imported = server
+        .store
+        .event("E20310531000003")
+        .await
+        .expect("read")
+        .expect("stored");
+    server
+        .engine
+        .apply(&[gridmap::model::Change::UpsertEvent(imported)]);
     let listed = all_pages(server, &admin, &format!("from={WINDOW_FROM}"), 100).await;
     assert_eq!(listed.len(), 3, "{listed:?}");
 }
