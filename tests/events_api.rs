@@ -758,8 +758,10 @@ async fn import_after_ingest(server: &Server, dir: &std::path::Path) {
         feature("imp-d", points[2].0)
     ]});
     std::fs::write(&file, collection.to_string()).expect("write file");
+    // Through the server's write path, as an in-process importer would: the listing (read from
+    // the engine) sees the imported events at once.
     let report = import_file(
-        server.store.as_ref(),
+        server.writes.as_ref(),
         &file,
         &ImportOptions::new(ImportKind::Events),
     )
