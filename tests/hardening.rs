@@ -356,3 +356,14 @@ async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
     );
     behind.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn a_malformed_tilejson_query_is_a_json_error() {
+    let (_dir, server) = server_with(|_| {}).await;
+
+    let answer = get(&server, "/tiles/boundaries?crs=a&crs=b", &[]).await;
+
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(answer.code(), "bad_query", "{}", answer.text);
+    server.stop().await.expect("stop");
+}

@@ -200,7 +200,7 @@ fn event_paths() -> Value {
                 "security": [{"bearer": []}],
                 "parameters": list_params,
                 "responses": {
-                    "200": {"description": "one page", "content": {"application/geo+json": {}, "text/csv": {}}},
+                    "200": {"description": "one page", "content": {"application/geo+json": {}, "application/json": {}, "text/csv": {}}},
                     "400": error_response("bad_bbox, bad_area, bad_time, bad_status, bad_category, bad_source, bad_level, too_many_values (a list over 64 values), bad_cursor, bad_limit, bad_format, bad_query"),
                     "401": error_response("missing or invalid token")
                 }

@@ -17,6 +17,7 @@
 //! values answer 400 `bad_filter` (a list over the size cap `too_many_values`). The filters, in a canonical form (sorted lists), are part of the cache key, and
 //! the caller's jurisdiction is added to them, so a scoped caller counts only its events.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, RawPathParams, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
@@ -284,9 +285,10 @@ pub async fn tilejson(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(name): Path<String>,
-    Query(query): Query<TileQuery>,
+    query: Result<Query<TileQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(bad_query)?;
     let tileset = find(&state, &name)?;
     let crs = tile_crs_for(&query, tileset)?;
     viewer.check(tileset)?;
