@@ -22,32 +22,6 @@ use serde_json::json;
 
 use events_support::*;
 
-/// Every (code, reported_at) of a listing, following the cursor pages of `limit` events.
-async fn all_pages(server: &Server, token: &str, query: &str, limit: usize) -> Vec<String> {
-    let mut codes = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..10_000 {
-        let mut path = format!("/api/events?{query}&limit={limit}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let page = get(server, &path, token).await;
-        assert_eq!(page.status, 200, "{path}: {}", page.body);
-        let features = page.body["features"].as_array().expect("features");
-        assert!(features.len() <= limit);
-        codes.extend(
-            features
-                .iter()
-                .map(|f| f["id"].as_str().expect("id").to_string()),
-        );
-        match page.body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return codes,
-        }
-    }
-    panic!("more than 10 000 pages");
-}
-
 /// Every stored event, read from the server's store.
 async fn stored_events(server: &Server) -> Vec<Event> {
     let mut all = Vec::new();
