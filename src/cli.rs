@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::api_key::{key_hash, new_key, ApiKeys};
-use crate::api::auth::{parse_ttl, Auth, Role};
+use crate::access::api_key::{key_hash, new_key};
+use crate::access::ApiKeys;
+use crate::access::{parse_ttl, Auth, Role};
 use crate::config::{store_location, ApiKeyConfig, Config, FileConfig, Overrides};
 use crate::crs::Crs;
 use crate::engine::Engine;

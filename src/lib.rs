@@ -4,8 +4,10 @@
 //! → `engine` (in-memory read model) → `api` (HTTP views). Every write goes through `write`
 //! (store, then engine, tile cache and live subscribers). See `../shared/DESIGN.md`.
 
+pub mod access;
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crs;
 pub mod engine;

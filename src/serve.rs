@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::api::api_key::ApiKeys;
-use crate::api::auth::{Auth, Role};
+use crate::access::ApiKeys;
+use crate::access::{Auth, Role};
 use crate::api::{self, AppState, Services};
 use crate::config::{Config, StoreLocation, DEFAULT_DATA};
 use crate::engine::{Engine, EventLoader};
@@ -60,7 +60,7 @@ pub struct Server {
     /// The write path every writer of this server goes through.
     pub writes: Arc<WritePath>,
     /// The service clock (tests fix it with `clock.set`).
-    pub clock: api::clock::Clock,
+    pub clock: crate::clock::Clock,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -137,7 +137,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             (auth, Some(token))
         }
     };
-    let clock = api::clock::Clock::system();
+    let clock = crate::clock::Clock::system();
     let state = AppState::new(Services {
         engine: engine.clone(),
         store: store.clone(),

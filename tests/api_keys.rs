@@ -7,8 +7,8 @@ mod common;
 
 use std::process::Command;
 
-use gridmap::api::api_key::key_hash;
-use gridmap::api::auth::Role;
+use gridmap::access::api_key::key_hash;
+use gridmap::access::Role;
 use gridmap::config::{ApiKeyConfig, StoreLocation};
 use gridmap::serve::{self, Server};
 use gridmap::tiles::TileId;

@@ -66,7 +66,7 @@ fn token_needs_a_secret_and_a_valid_scope() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let p = gridmap::api::auth::Auth::new("s")
+    let p = gridmap::access::Auth::new("s")
         .verify(&token)
         .expect("valid token");
     assert_eq!(p.scope, "410611");

@@ -13,7 +13,7 @@ use std::path::Path;
 use common::gdal::{decode_tile_layer, geometry_of, ogrinfo_counts, require_gdal, text_property};
 use geo::Validation;
 use geo_types::Geometry;
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::engine::events::{h3_resolution, EventFilter, WorldPoint, WorldRect};
 use gridmap::model::{Change, EventStatus};
 use gridmap::serve::Server;

@@ -7,7 +7,7 @@ mod events_support;
 
 use std::collections::BTreeSet;
 
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::crs::gcj02;
 use gridmap::serve::Server;
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use common::gdal::{decode_tile_layer, require_gdal, text_property};
 use geo_types::{coord, Rect};
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::engine::events::EventFilter;
 use gridmap::model::{Change, Event, EventSource, EventStatus, HandlingLevel};
 use gridmap::serve::Server;

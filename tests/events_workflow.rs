@@ -6,7 +6,7 @@ mod common;
 mod events_support;
 
 use chrono::Duration;
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::model::workflow::{self, Action, WorkflowState};
 use gridmap::model::{EventStatus, HandlingLevel, Transition};
 use gridmap::serve::Server;

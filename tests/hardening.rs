@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::config::{Config, ConnectionLimits, StoreLocation, TrustedProxies};
 use gridmap::serve::{self, Server};
 use serde_json::{json, Value};

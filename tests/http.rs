@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use geo::InteriorPoint;
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::config::StoreLocation;
 use gridmap::model::{Layer, Level};
 use gridmap::serve::{self, Server};

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 
 use geo::{BoundingRect, Translate};
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::config::StoreLocation;
 use gridmap::model::{scope_contains, Change, Layer, Level};
 use gridmap::serve::{self, Server};

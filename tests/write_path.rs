@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use gridmap::api::auth::Role;
+use gridmap::access::Role;
 use gridmap::config::StoreLocation;
 use gridmap::model::{Change, House, HouseUse};
 use gridmap::write::{Published, Writes};

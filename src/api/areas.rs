@@ -8,9 +8,9 @@ use geojson::{Feature, FeatureCollection, JsonObject};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::auth::Principal;
 use super::error::{bad_query, ApiError};
 use super::AppState;
+use crate::access::Principal;
 use crate::crs::{self, Crs};
 use crate::engine::Rollup;
 use crate::model::{lonlat_in_range, Area};

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::access::{KeyError, OutOfScope, VerifyError};
+
 /// An error answer of the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -44,13 +46,10 @@ impl ApiError {
 
     /// A 403 for a resource outside the caller's jurisdiction.
     pub fn out_of_scope(scope: &str, code: &str) -> ApiError {
-        ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "out_of_scope",
-            message: format!(
-                "{code} is outside your jurisdiction {scope}; ask for a token scoped to an area that contains it"
-            ),
-        }
+        ApiError::from(OutOfScope {
+            scope: scope.to_string(),
+            code: code.to_string(),
+        })
     }
 
     /// A 403 for a role that may not do this.
@@ -95,6 +94,45 @@ pub async fn no_route(uri: axum::http::Uri) -> ApiError {
             "no endpoint at {}; see /openapi.json for the API",
             uri.path()
         ),
+    }
+}
+
+impl From<OutOfScope> for ApiError {
+    fn from(e: OutOfScope) -> ApiError {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "out_of_scope",
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A refused token: 401 `unauthorized`, or 403 `no_roles` for a valid token granting nothing.
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> ApiError {
+        match e {
+            VerifyError::Invalid(_) => ApiError::unauthorized(e.to_string()),
+            VerifyError::NoRoles => ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "no_roles",
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// A refused API key: 401 `bad_api_key` when unknown, 403 `key_origin` from a foreign origin.
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> ApiError {
+        let (status, code) = match e {
+            KeyError::Unknown => (StatusCode::UNAUTHORIZED, "bad_api_key"),
+            KeyError::Origin { .. } => (StatusCode::FORBIDDEN, "key_origin"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
     }
 }
 

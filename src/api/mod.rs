@@ -1,10 +1,8 @@
 //! The HTTP API: one router per concern, each a thin layer over the engine (DESIGN.md "API").
 
-pub mod api_key;
 pub mod areas;
 pub mod auth;
 pub mod base_url;
-pub mod clock;
 pub mod error;
 pub mod event_list;
 pub mod event_params;
@@ -58,7 +56,7 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub engine: Arc<Engine>,
     pub store: Arc<dyn Store>,
-    pub auth: Arc<auth::Auth>,
+    pub auth: Arc<crate::access::Auth>,
     /// The tilesets served under `/tiles`.
     pub tilesets: Arc<Tilesets>,
     /// Encoded tiles, invalidated by the write path after every engine apply.
@@ -72,9 +70,9 @@ pub struct Services {
     /// The label glyphs served under `/fonts` (config `fonts_dir`).
     pub glyphs: Arc<GlyphStore>,
     /// API keys accepted on tile, TileJSON and style requests.
-    pub api_keys: Arc<api_key::ApiKeys>,
+    pub api_keys: Arc<crate::access::ApiKeys>,
     /// The instant derived values (overdue, cards) are judged at; fixed in tests.
-    pub clock: clock::Clock,
+    pub clock: crate::clock::Clock,
     /// Event deadline hours per category and level (限时办结).
     pub deadlines: Arc<crate::model::deadline_hours::Deadlines>,
     /// Where every write goes: store, engine, tile cache, live subscribers.

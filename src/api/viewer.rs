@@ -1,5 +1,5 @@
 //! The caller of a map request (tiles, TileJSON, styles): anonymous, a bearer token, or an API
-//! key (`?key=` or `X-Api-Key`, see [`super::api_key`]). A credential that does not check out
+//! key (`?key=` or `X-Api-Key`, see [`crate::access::api_key`]). A credential that does not check out
 //! is refused (401/403), never treated as anonymous; nor is a query naming `key` twice (400).
 
 use std::sync::Arc;
@@ -8,12 +8,15 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Uri};
 
-use super::api_key::API_KEY_HEADER;
-use super::auth::{bearer, Principal};
+use super::auth::bearer;
 use super::error::ApiError;
 use super::AppState;
+use crate::access::Principal;
 use crate::tiles::cache::PUBLIC_SCOPE;
 use crate::tiles::Tileset;
+
+/// The header an API key may be sent in (instead of `?key=`).
+pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// Who asks for a map resource, and the key to carry into the URLs handed back when the key
 /// came in the URL (a browser fetching TileJSON, then tiles, can send no header).

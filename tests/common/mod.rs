@@ -119,8 +119,8 @@ pub fn test_config(store: StoreLocation) -> Config {
 }
 
 /// A token for the test secret.
-pub fn token(scope: &str, roles: &[gridmap::api::auth::Role]) -> String {
-    gridmap::api::auth::Auth::new(SECRET)
+pub fn token(scope: &str, roles: &[gridmap::access::Role]) -> String {
+    gridmap::access::Auth::new(SECRET)
         .issue("test", scope, roles, chrono::Duration::hours(1))
         .expect("token")
 }

@@ -9,17 +9,13 @@
 
 use std::collections::HashMap;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use http::{header, HeaderMap};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::auth::{Principal, Role};
-use super::error::ApiError;
+use super::principal::{Principal, Role};
 use crate::config::ApiKeyConfig;
 use crate::model::validate_code;
-
-/// The header an API key may be sent in (instead of `?key=`).
-pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// What one key grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +42,23 @@ pub enum ApiKeyConfigError {
     Origin { name: String, origin: String },
     #[error("api_key {name:?} has the same sha256 as api_key {other:?}")]
     Duplicate { name: String, other: String },
+}
+
+/// Why a presented key is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// No configured key has this hash.
+    #[error("this API key is not known to the service; ask its administrator for a key (gridmap api-key)")]
+    Unknown,
+    /// The key is tied to origins and the request came from none of them.
+    #[error(
+        "API key {name:?} may be used only from {allowed} (this request came from {came_from})"
+    )]
+    Origin {
+        name: String,
+        allowed: String,
+        came_from: String,
+    },
 }
 
 impl ApiKeys {
@@ -87,27 +100,18 @@ impl ApiKeys {
         Ok(ApiKeys { by_hash })
     }
 
-    /// The principal a presented key stands for: a viewer in the key's jurisdiction. 401 for a
-    /// key that is not configured, 403 when the key is tied to origins and the request comes
-    /// from none of them.
-    pub fn principal(&self, key: &str, headers: &HeaderMap) -> Result<Principal, ApiError> {
-        let grant = self.by_hash.get(&key_hash(key)).ok_or_else(|| ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "bad_api_key",
-            message: "this API key is not known to the service; ask its administrator for a key (gridmap api-key)".into(),
-        })?;
+    /// The principal a presented key stands for: a viewer in the key's jurisdiction. Refused
+    /// for a key that is not configured, and when the key is tied to origins and the request
+    /// (its `Origin` or `Referer` header) comes from none of them.
+    pub fn principal(&self, key: &str, headers: &HeaderMap) -> Result<Principal, KeyError> {
+        let grant = self.by_hash.get(&key_hash(key)).ok_or(KeyError::Unknown)?;
         if !grant.origins.is_empty() {
             let origin = request_origin(headers);
             if !origin.as_ref().is_some_and(|o| grant.origins.contains(o)) {
-                return Err(ApiError {
-                    status: StatusCode::FORBIDDEN,
-                    code: "key_origin",
-                    message: format!(
-                        "API key {:?} may be used only from {} (this request came from {})",
-                        grant.name,
-                        grant.origins.join(", "),
-                        origin.as_deref().unwrap_or("no Origin or Referer")
-                    ),
+                return Err(KeyError::Origin {
+                    name: grant.name.clone(),
+                    allowed: grant.origins.join(", "),
+                    came_from: origin.unwrap_or_else(|| "no Origin or Referer".into()),
                 });
             }
         }
@@ -156,7 +160,7 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use http::HeaderValue;
 
     fn keys(origins: &[&str]) -> (String, ApiKeys) {
         let key = new_key();
@@ -188,10 +192,7 @@ mod tests {
     fn an_unknown_key_is_refused() {
         let (_, keys) = keys(&[]);
         let e = keys.principal("gmk_nope", &HeaderMap::new()).unwrap_err();
-        assert_eq!(
-            (e.status, e.code),
-            (StatusCode::UNAUTHORIZED, "bad_api_key")
-        );
+        assert_eq!(e, KeyError::Unknown);
     }
 
     #[test]
@@ -212,7 +213,7 @@ mod tests {
             HeaderMap::new(),
         ] {
             let e = keys.principal(&key, &h).unwrap_err();
-            assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "key_origin"));
+            assert!(matches!(e, KeyError::Origin { .. }), "{e}");
         }
     }
 
