@@ -19,11 +19,11 @@ use geo_types::{coord, Rect};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::Principal;
 use super::error::{bad_query, ApiError};
-use super::event_params::{self, EventParams, RawEventParams};
+use super::event_params::{self, RawEventParams};
 use super::events::Timeliness;
 use super::AppState;
+use crate::access::Principal;
 use crate::engine::events::{EventFilter, ListingKey};
 use crate::model::Event;
 
@@ -135,16 +135,15 @@ fn list_filter(
     if let Some(area) = &q.area {
         event_params::check_area(area)?;
     }
-    let params = EventParams::parse(RawEventParams {
+    let raw = RawEventParams {
         from: q.from.as_deref(),
         to: q.to.as_deref(),
         status: q.status.as_deref(),
         category: q.category.as_deref(),
         source: q.source.as_deref(),
         level: q.level.as_deref(),
-    })?;
-    let mut filter = EventFilter::at(now);
-    params.apply_to(&mut filter);
+    };
+    let mut filter = event_params::parse_filter(raw, now)?;
     filter.overdue = q.overdue;
     filter.bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
     Ok(event_params::narrow_to(&mut filter, &principal.scope, q.area.as_deref()).then_some(filter))

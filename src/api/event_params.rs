@@ -60,57 +60,38 @@ pub struct RawEventParams<'a> {
     pub level: Option<&'a str>,
 }
 
-/// The checked filter parameters; lists sorted and without repeats.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventParams {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub statuses: Vec<EventStatus>,
-    pub categories: Vec<String>,
-    pub sources: Vec<EventSource>,
-    pub levels: Vec<HandlingLevel>,
-}
-
-impl EventParams {
-    /// Checks every parameter (see the module documentation).
-    pub fn parse(raw: RawEventParams<'_>) -> Result<EventParams, ParamError> {
-        let from = raw.from.map(|s| parse_time("from", s, false)).transpose()?;
-        let to = raw.to.map(|s| parse_time("to", s, true)).transpose()?;
-        if let (Some(f), Some(t)) = (from, to) {
-            if f >= t {
-                return Err(refuse(
-                    "bad_time",
-                    format!("from {f} must be before to {t}"),
-                ));
-            }
+/// Checks every parameter (see the module documentation) into the engine's filter, which
+/// keeps every event the parameters do not exclude, overdue judged at `now`.
+pub fn parse_filter(
+    raw: RawEventParams<'_>,
+    now: DateTime<Utc>,
+) -> Result<EventFilter, ParamError> {
+    let from = raw.from.map(|s| parse_time("from", s, false)).transpose()?;
+    let to = raw.to.map(|s| parse_time("to", s, true)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(refuse(
+                "bad_time",
+                format!("from {f} must be before to {t}"),
+            ));
         }
-        let categories = values("category", raw.category)?
-            .into_iter()
-            .map(|c| {
-                check_category(c)
-                    .map(|()| c.to_string())
-                    .map_err(|m| refuse("bad_category", m))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(EventParams {
-            from,
-            to,
-            statuses: parsed("status", "bad_status", raw.status, EventStatus::parse)?,
-            categories,
-            sources: parsed("source", "bad_source", raw.source, EventSource::parse)?,
-            levels: parsed("level", "bad_level", raw.level, HandlingLevel::parse)?,
+    }
+    let categories = values("category", raw.category)?
+        .into_iter()
+        .map(|c| {
+            check_category(c)
+                .map(|()| c.to_string())
+                .map_err(|m| refuse("bad_category", m))
         })
-    }
-
-    /// Sets these filters on `filter`.
-    pub fn apply_to(&self, filter: &mut EventFilter) {
-        filter.from = self.from;
-        filter.to = self.to;
-        filter.statuses = self.statuses.clone();
-        filter.categories = self.categories.clone();
-        filter.sources = self.sources.clone();
-        filter.levels = self.levels.clone();
-    }
+        .collect::<Result<_, _>>()?;
+    let mut filter = EventFilter::at(now);
+    filter.from = from;
+    filter.to = to;
+    filter.statuses = parsed("status", "bad_status", raw.status, EventStatus::parse)?;
+    filter.categories = categories;
+    filter.sources = parsed("source", "bad_source", raw.source, EventSource::parse)?;
+    filter.levels = parsed("level", "bad_level", raw.level, HandlingLevel::parse)?;
+    Ok(filter)
 }
 
 /// A time bound (see the module documentation): RFC 3339, or a China Standard Time day — its
@@ -224,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_day_is_a_china_standard_time_day() {
-        let p = EventParams::parse(raw(Some("2026-10-01"), Some("2026-10-01"))).expect("ok");
+        let p = parse_filter(raw(Some("2026-10-01"), Some("2026-10-01")), Utc::now()).expect("ok");
         let at = |s: &str| {
             DateTime::parse_from_rfc3339(s)
                 .expect("t")
@@ -236,7 +217,7 @@ mod tests {
             Some(at("2026-10-01T16:00:00Z")),
             "to a day includes it"
         );
-        let p = EventParams::parse(raw(Some("2026-10-01T08:00:00+08:00"), None)).expect("ok");
+        let p = parse_filter(raw(Some("2026-10-01T08:00:00+08:00"), None), Utc::now()).expect("ok");
         assert_eq!(p.from, Some(at("2026-10-01T00:00:00Z")));
     }
 
@@ -248,27 +229,33 @@ mod tests {
             (Some("2026-10-05"), Some("2026-10-01")),
             (Some("2026-10-01T00:00:00Z"), Some("2026-10-01T00:00:00Z")),
         ] {
-            let e = EventParams::parse(raw(from, to)).expect_err("refused");
+            let e = parse_filter(raw(from, to), Utc::now()).expect_err("refused");
             assert_eq!(e.code, "bad_time", "{from:?} {to:?}");
         }
     }
 
     #[test]
     fn lists_are_canonical_and_capped() {
-        let p = EventParams::parse(RawEventParams {
-            status: Some(" closed,reported,closed,"),
-            category: Some("0102,01,0102"),
-            ..RawEventParams::default()
-        })
+        let p = parse_filter(
+            RawEventParams {
+                status: Some(" closed,reported,closed,"),
+                category: Some("0102,01,0102"),
+                ..RawEventParams::default()
+            },
+            Utc::now(),
+        )
         .expect("ok");
         assert_eq!(p.statuses, vec![EventStatus::Closed, EventStatus::Reported]);
         assert_eq!(p.categories, vec!["01".to_string(), "0102".to_string()]);
         let many: Vec<String> = (0..=MAX_LIST_VALUES).map(|i| format!("{i:04}")).collect();
         let many = many.join(",");
-        let e = EventParams::parse(RawEventParams {
-            category: Some(&many),
-            ..RawEventParams::default()
-        })
+        let e = parse_filter(
+            RawEventParams {
+                category: Some(&many),
+                ..RawEventParams::default()
+            },
+            Utc::now(),
+        )
         .expect_err("too many");
         assert_eq!(e.code, "too_many_values");
         for (raw, code) in [
@@ -301,7 +288,10 @@ mod tests {
                 "bad_level",
             ),
         ] {
-            assert_eq!(EventParams::parse(raw).expect_err("refused").code, code);
+            assert_eq!(
+                parse_filter(raw, Utc::now()).expect_err("refused").code,
+                code
+            );
         }
     }
 

@@ -23,13 +23,13 @@ use geo_types::Point;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Principal, Role};
 use super::error::{bad_json, ApiError};
 use super::AppState;
+use crate::access::{Principal, Role};
 use crate::engine::events::{card_at, overdue_at, Card};
-use crate::model::event_input::{self, EventFieldError, EventFields, FutureBound};
+use crate::model::event_input::{self, EventFieldError, EventFields, EventStanding, FutureBound};
 use crate::model::workflow::{self, Action, StepInput, WorkflowError, WorkflowState};
-use crate::model::{covers_whole_city, Event, EventStatus, HandlingLevel, Transition};
+use crate::model::{covers_whole_city, Event, EventStatus, HandlingLevel};
 use crate::store::event_query::Ingested;
 
 /// Most events one post may carry.
@@ -275,41 +275,25 @@ fn build_event(
         ));
     }
     let level = HandlingLevel::Community;
-    let event = Event {
+    let standing = EventStanding {
         code: String::new(),
-        external_id: valid.external_id,
         idempotency_scope: principal.scope.clone(),
+        area_code: Some(area_code),
+        outside_grid: snapshot.grid_at(lon, lat).is_none(),
+        status: EventStatus::Reported,
+        level,
+        department: None,
         deadline: Some(
             state
                 .deadlines
                 .deadline(&valid.category, level, valid.reported_at),
         ),
-        title: valid.title,
-        category: valid.category,
-        source: valid.source,
-        content: valid.content,
-        reporter_name: valid.reporter_name,
-        reporter_phone: valid.reporter_phone,
-        location: valid.location,
-        address: valid.address,
-        outside_grid: snapshot.grid_at(lon, lat).is_none(),
-        area_code: Some(area_code),
-        status: EventStatus::Reported,
-        level,
-        department: None,
-        reported_at: valid.reported_at,
         closed_at: None,
         evaluation: None,
-        transitions: vec![Transition {
-            at: valid.reported_at,
-            from: None,
-            to: EventStatus::Reported,
-            actor: principal.sub.clone(),
-            level,
-            department: None,
-            note: None,
-        }],
+        actor: principal.sub.clone(),
+        note: None,
     };
+    let event = valid.into_event(standing);
     Ok(Posted {
         event,
         reported_at_given,

@@ -31,13 +31,13 @@ use serde_json::{json, Value};
 
 use super::base_url::base_url;
 use super::error::{bad_query, ApiError};
-use super::event_params::{self, EventParams as ParsedEventParams, ParamError, RawEventParams};
+use super::event_params::{self, ParamError, RawEventParams};
 use super::metrics::RouteRecorder;
 use super::viewer::Viewer;
 use super::AppState;
 use crate::engine::events::EventFilter;
 use crate::engine::Snapshot;
-use crate::model::{EventStatus, Level};
+use crate::model::Level;
 use crate::tiles::coding::{CachedTile, Coding};
 use crate::tiles::event_tiles::{EventTileQuery, HeatmapBin};
 use crate::tiles::service::{EventTileFilters, ServeError, TileOrder, TileScope, TileService};
@@ -121,15 +121,11 @@ pub struct TileQuery {
     pub bin: Option<String>,
 }
 
-/// The checked event filters of a request.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The checked event filters of a request (before the caller's jurisdiction) and the binning.
+#[derive(Debug, Clone)]
 struct EventParams {
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    /// Sorted, without repeats.
-    statuses: Vec<EventStatus>,
-    /// Sorted, without repeats.
-    categories: Vec<String>,
+    /// Lists sorted, without repeats.
+    filter: EventFilter,
     bin: HeatmapBin,
 }
 
@@ -148,13 +144,14 @@ impl EventParams {
     /// The cache key part: `from`/`to` in RFC 3339 UTC, sorted lists, the binning.
     fn canonical(&self) -> String {
         let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
-        let statuses: Vec<&str> = self.statuses.iter().map(|s| s.as_str()).collect();
+        let f = &self.filter;
+        let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
         format!(
             "from={}&to={}&status={}&category={}&bin={}",
-            time(self.from),
-            time(self.to),
+            time(f.from),
+            time(f.to),
             statuses.join(","),
-            self.categories.join(","),
+            f.categories.join(","),
             if self.bin == HeatmapBin::H3 {
                 "h3"
             } else {
@@ -163,13 +160,9 @@ impl EventParams {
         )
     }
 
-    /// The filter for a caller: these filters, its jurisdiction, overdue judged at `now`.
-    fn query(&self, viewer: &Viewer, now: DateTime<Utc>) -> EventTileQuery {
-        let mut filter = EventFilter::at(now);
-        filter.from = self.from;
-        filter.to = self.to;
-        filter.statuses = self.statuses.clone();
-        filter.categories = self.categories.clone();
+    /// The filter for a caller: these filters and its jurisdiction.
+    fn query(self, viewer: &Viewer) -> EventTileQuery {
+        let mut filter = self.filter;
         if let Some(p) = &viewer.principal {
             event_params::narrow_to(&mut filter, &p.scope, None);
         }
@@ -181,16 +174,17 @@ impl EventParams {
 }
 
 impl TileQuery {
-    /// The checked event filters (400 `bad_filter`); `bin` only for tilesets with a heatmap.
-    fn event_params(&self, tileset: &Tileset) -> Result<EventParams, ApiError> {
-        let parsed = ParsedEventParams::parse(RawEventParams {
+    /// The checked event filters (400 `bad_filter`), overdue judged at `now`; `bin` only for
+    /// tilesets with a heatmap.
+    fn event_params(&self, tileset: &Tileset, now: DateTime<Utc>) -> Result<EventParams, ApiError> {
+        let raw = RawEventParams {
             from: self.from.as_deref(),
             to: self.to.as_deref(),
             status: self.status.as_deref(),
             category: self.category.as_deref(),
             ..RawEventParams::default()
-        })
-        .map_err(bad_filter)?;
+        };
+        let filter = event_params::parse_filter(raw, now).map_err(bad_filter)?;
         let has_heatmap = tileset
             .layers
             .iter()
@@ -210,13 +204,7 @@ impl TileQuery {
                 ))
             }
         };
-        Ok(EventParams {
-            from: parsed.from,
-            to: parsed.to,
-            statuses: parsed.statuses,
-            categories: parsed.categories,
-            bin,
-        })
+        Ok(EventParams { filter, bin })
     }
 
     /// The filter pairs to hand on in the tile URL of a TileJSON, as the request gave them.
@@ -293,7 +281,7 @@ pub async fn tilejson(
     let crs = tile_crs_for(&query, tileset)?;
     viewer.check(tileset)?;
     if tileset.is_event_based() {
-        query.event_params(tileset)?;
+        query.event_params(tileset, state.clock.now())?;
     }
     let base = base_url(state.public_url.as_deref(), &headers)?;
     let snapshot = state.engine.snapshot();
@@ -429,7 +417,7 @@ async fn tile_answer(state: &AppState, parts: &mut Parts) -> Result<Response, Ap
     viewer.check(tileset)?;
     let id = parse_address(z, x, y)?;
     let events = if tileset.is_event_based() {
-        Some(query.event_params(tileset)?)
+        Some(query.event_params(tileset, state.clock.now())?)
     } else {
         None
     };
@@ -444,7 +432,7 @@ async fn tile_answer(state: &AppState, parts: &mut Parts) -> Result<Response, Ap
     let coding = best_encoding(headers);
     let events = events.map(|params| EventTileFilters {
         canonical: params.canonical(),
-        query: params.query(&viewer, state.clock.now()),
+        query: params.query(&viewer),
     });
     let order = TileOrder {
         tileset,
@@ -678,26 +666,30 @@ mod tests {
             ..TileQuery::default()
         };
         let a = q("reported,closed", "0102,0101")
-            .event_params(&heatmap())
+            .event_params(&heatmap(), Utc::now())
             .expect("ok");
         let b = q(" closed,reported,closed", "0101,0102,")
-            .event_params(&heatmap())
+            .event_params(&heatmap(), Utc::now())
             .expect("ok");
         assert_eq!(a.canonical(), b.canonical());
         assert_eq!(
-            a.to.map(|t| t.to_rfc3339()).as_deref(),
+            a.filter.to.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-10-31T16:00:00+00:00"),
             "a day as `to` includes that China Standard Time day"
         );
         let c = q("reported", "0102,0101")
-            .event_params(&heatmap())
+            .event_params(&heatmap(), Utc::now())
             .expect("ok");
         assert_ne!(a.canonical(), c.canonical());
     }
 
     #[test]
     fn bad_event_filters_are_refused_with_bad_filter() {
-        let refused = |q: TileQuery| q.event_params(&heatmap()).expect_err("refused").code;
+        let refused = |q: TileQuery| {
+            q.event_params(&heatmap(), Utc::now())
+                .expect_err("refused")
+                .code
+        };
         let status = |s: &str| TileQuery {
             status: Some(s.into()),
             ..TileQuery::default()
@@ -717,9 +709,9 @@ mod tests {
             from: Some("2026-10-01T08:00:00+08:00".into()),
             ..TileQuery::default()
         };
-        let p = rfc.event_params(&heatmap()).expect("ok");
+        let p = rfc.event_params(&heatmap(), Utc::now()).expect("ok");
         assert_eq!(
-            p.from.map(|t| t.to_rfc3339()).as_deref(),
+            p.filter.from.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-10-01T00:00:00+00:00")
         );
     }

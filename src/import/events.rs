@@ -25,11 +25,9 @@ use super::source::RawFeature;
 use crate::crs::Crs;
 use crate::model::event_code::code_day_prefix;
 use crate::model::event_input::{
-    self, EventFieldError, EventFields, FutureBound, TextField, ValidFields,
+    self, EventFieldError, EventFields, EventStanding, FutureBound, TextField, ValidFields,
 };
-use crate::model::{
-    Change, Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition,
-};
+use crate::model::{Change, Evaluation, EventSource, EventStatus, HandlingLevel};
 use crate::store::{Store, StoreError};
 
 /// The actor recorded on the transition that brings an imported event into the log.
@@ -153,37 +151,21 @@ pub fn build(
     let chain = ctx.snapshot.lookup(lon, lat);
     let outside_grid = ctx.snapshot.grid_at(lon, lat).is_none();
     let level = level.unwrap_or(HandlingLevel::Community);
-    Ok(Change::UpsertEvent(Event {
+    let standing = EventStanding {
         code,
-        external_id: valid.external_id,
         idempotency_scope: ctx.event_codes.key_scope().to_string(),
-        title: valid.title,
-        category: valid.category,
-        source: valid.source,
-        content: valid.content,
-        reporter_name: valid.reporter_name,
-        reporter_phone: valid.reporter_phone,
-        location: valid.location,
-        address: valid.address,
         area_code: chain.first().map(|a| a.code.clone()),
         outside_grid,
         status,
         level,
-        department: department.clone(),
-        reported_at: valid.reported_at,
+        department,
         deadline,
         closed_at,
         evaluation,
-        transitions: vec![Transition {
-            at: valid.reported_at,
-            from: None,
-            to: status,
-            actor: IMPORT_ACTOR.to_string(),
-            level,
-            department,
-            note: Some("imported".to_string()),
-        }],
-    }))
+        actor: IMPORT_ACTOR.to_string(),
+        note: Some("imported".to_string()),
+    };
+    Ok(Change::UpsertEvent(valid.into_event(standing)))
 }
 
 fn read_evaluation(f: &mut Fields<'_>) -> Option<Evaluation> {

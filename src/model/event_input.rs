@@ -19,7 +19,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use geo_types::Point;
 
-use super::event::{Event, EventSource};
+use super::event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};
 use super::lonlat_in_range;
 use crate::crs::{self, Crs};
 
@@ -237,6 +237,68 @@ pub struct ValidFields {
     pub location: Point<f64>,
     /// Kept to the millisecond (what both stores hold).
     pub reported_at: DateTime<Utc>,
+}
+
+/// What an event is besides its reported fields: its code and key scope, where the engine
+/// placed it, how far its handling has got, and who entered it. A post and an import each
+/// know these differently; [`ValidFields::into_event`] joins them the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventStanding {
+    /// Empty for a post: the store gives the code when it commits.
+    pub code: String,
+    /// The jurisdiction the idempotency key `(source, external_id)` is unique in.
+    pub idempotency_scope: String,
+    /// The deepest area at the location (`None`: outside every area).
+    pub area_code: Option<String>,
+    pub outside_grid: bool,
+    pub status: EventStatus,
+    pub level: HandlingLevel,
+    pub department: Option<String>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub evaluation: Option<Evaluation>,
+    /// Who entered it, written in the first entry of its log with `note`.
+    pub actor: String,
+    pub note: Option<String>,
+}
+
+impl ValidFields {
+    /// The event these fields and `standing` describe, its log opened by one transition into
+    /// its status at the time of the report.
+    pub fn into_event(self, standing: EventStanding) -> Event {
+        let opened = Transition {
+            at: self.reported_at,
+            from: None,
+            to: standing.status,
+            actor: standing.actor,
+            level: standing.level,
+            department: standing.department.clone(),
+            note: standing.note,
+        };
+        Event {
+            code: standing.code,
+            external_id: self.external_id,
+            idempotency_scope: standing.idempotency_scope,
+            title: self.title,
+            category: self.category,
+            source: self.source,
+            content: self.content,
+            reporter_name: self.reporter_name,
+            reporter_phone: self.reporter_phone,
+            location: self.location,
+            address: self.address,
+            area_code: standing.area_code,
+            outside_grid: standing.outside_grid,
+            status: standing.status,
+            level: standing.level,
+            department: standing.department,
+            reported_at: self.reported_at,
+            deadline: standing.deadline,
+            closed_at: standing.closed_at,
+            evaluation: standing.evaluation,
+            transitions: vec![opened],
+        }
+    }
 }
 
 /// Validates `fields` at `now`: the valid fields, or every problem in field order
