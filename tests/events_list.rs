@@ -302,26 +302,13 @@ async fn a_thousand_values_in_a_list_are_refused_on_all_three_endpoints() {
 fn unplaced_event() -> Event {
     let reported_at = at("2031-05-20T02:00:00Z");
     Event {
-        code: "E20310520000001".into(),
         external_id: Some("outside-1".into()),
         idempotency_scope: "410600".into(),
         title: "市界外的事件".into(),
         category: "0101".into(),
-        source: EventSource::Hotline,
         content: String::new(),
-        reporter_name: None,
-        reporter_phone: None,
         location: geo_types::Point::new(113.5, 35.2),
-        address: None,
-        area_code: None,
-        outside_grid: true,
-        status: EventStatus::Reported,
-        level: HandlingLevel::Community,
-        department: None,
         reported_at,
-        deadline: None,
-        closed_at: None,
-        evaluation: None,
         transitions: vec![gridmap::model::Transition {
             at: reported_at,
             from: None,
@@ -331,6 +318,7 @@ fn unplaced_event() -> Event {
             department: None,
             note: None,
         }],
+        ..common::records::bare_event("E20310520000001", 20)
     }
 }
 

@@ -1,12 +1,14 @@
 //! `gridmap import` against the real embedded store (GeoPackage): every refusal names the
 //! feature and the problem and leaves the store unchanged; valid files land where they should.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use geo_types::{polygon, Coord, MultiPolygon, Polygon};
 use gridmap::crs::{from_storage, wgs84_to_gcj02, Crs};
 use gridmap::import::{import_file, ImportError, ImportKind, ImportOptions, ImportReport};
-use gridmap::model::{Area, Building, BuildingUse, Change, House, HouseUse, Layer, Level};
+use gridmap::model::{Area, Building, BuildingUse, Change, House, HouseUse, Level};
 use gridmap::store::gpkg::GpkgStore;
 use gridmap::store::{Counts, Store};
 use tempfile::TempDir;
@@ -83,19 +85,9 @@ fn footprint(lon: f64, lat: f64) -> Polygon<f64> {
 
 fn area(code: &str, level: Level, parent: Option<&str>, geometry: MultiPolygon<f64>) -> Area {
     Area {
-        code: code.into(),
-        layer: Layer::Base,
-        level,
         name: format!("区域{code}"),
-        parent_code: parent.map(str::to_string),
         geometry,
-        center: None,
-        leader_name: None,
-        leader_phone: None,
-        leader_photo_url: None,
-        urban_rural: None,
-        valid_from: None,
-        valid_to: None,
+        ..common::records::area(code, level, parent, 0.0, 1.0)
     }
 }
 
