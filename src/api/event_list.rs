@@ -250,7 +250,7 @@ const CSV_COLUMNS: [&str; 17] = [
 /// A stored text as a CSV cell that a spreadsheet shows as text: a cell starting with `=`,
 /// `+`, `-`, `@`, a tab or a carriage return would be read as a formula (CSV injection), so it
 /// gets a leading `'`, which spreadsheets hide.
-fn text_cell(text: &str) -> String {
+pub(super) fn text_cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

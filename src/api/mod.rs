@@ -12,6 +12,7 @@ pub mod health;
 pub mod home;
 pub mod metrics;
 pub mod openapi;
+pub mod stats;
 pub mod styles;
 pub mod tiles;
 pub mod viewer;
@@ -162,6 +163,9 @@ fn layered_routes() -> Vec<Route> {
         Route::get("/api/lookup", areas::lookup),
         Route::get("/api/areas/{code}", areas::area),
         Route::get("/api/areas/{code}/children", areas::children),
+        Route::get("/api/stats/areas/{code}", stats::area),
+        Route::get("/api/stats/areas/{code}/children", stats::children),
+        Route::get("/api/stats/timeseries", stats::timeseries),
         Route::get("/api/events", event_list::list),
         Route::post("/api/events", events::ingest),
         Route::get("/api/events/{code}", events::event),

@@ -250,6 +250,62 @@ fn scoped_responses(ok: Value) -> Value {
     })
 }
 
+/// The parameters of the area statistics: the area code, the window and, for `/children`,
+/// the format.
+fn stats_params(with_format: bool) -> Value {
+    let mut params = vec![
+        code_param(),
+        json!({"name": "from", "in": "query", "description": "RFC 3339 or a China Standard Time day; default: 30 days before to", "schema": {"type": "string"}}),
+        json!({"name": "to", "in": "query", "description": "RFC 3339 or a China Standard Time day (included); default: now", "schema": {"type": "string"}}),
+    ];
+    if with_format {
+        params.push(json!({"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv", "geojson"]}}));
+    }
+    Value::Array(params)
+}
+
+/// The area statistics operations (`api::stats`).
+fn stats_paths() -> Value {
+    json!({
+            "/api/stats/areas/{code}": {"get": {
+                "summary": "What an area holds (buildings, houses by use, households, residents, care tags) and its event figures in a window (by status and category, open, overdue, closure and on-time rates)",
+                "description": "An event counts when from <= reported_at < to (default: the 30 days before to; to defaults to now), for the area its location lies in; areas of other layers than base have no event figures (events: null). Overdue and on time are judged at the service clock.",
+                "security": [{"bearer": []}],
+                "parameters": stats_params(false),
+                "responses": scoped_responses(json!({"description": "the area's statistics", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AreaStats"}}}}))
+            }},
+            "/api/stats/areas/{code}/children": {"get": {
+                "summary": "The statistics of an area's base-layer children, one row each (for choropleths and rankings); the JSON answer also holds the parent's row, the sum of the children's",
+                "security": [{"bearer": []}],
+                "parameters": stats_params(true),
+                "responses": scoped_responses(json!({"description": "one row per child", "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "parent": {"$ref": "#/components/schemas/AreaStats"},
+                        "children": {"type": "array", "items": {"$ref": "#/components/schemas/AreaStats"}},
+                        "window": {"type": "object"}, "as_of": {"type": "string"}
+                    }}},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/geo+json": {"schema": {"type": "object", "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}}}}
+                }}))
+            }},
+            "/api/stats/timeseries": {"get": {
+                "summary": "Events reported (or closed) per China Standard Time day, week (from Monday) or month in an area: the trend line",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "area", "in": "query", "description": "a base-layer area code (default: the caller's jurisdiction)", "schema": {"type": "string"}},
+                    {"name": "metric", "in": "query", "schema": {"type": "string", "enum": ["reported", "closed"]}},
+                    {"name": "interval", "in": "query", "schema": {"type": "string", "enum": ["day", "week", "month"]}},
+                    {"name": "from", "in": "query", "description": "RFC 3339 or a China Standard Time day; default: 30 days before to", "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "description": "RFC 3339 or a China Standard Time day (included); default: now", "schema": {"type": "string"}}
+                ],
+                "responses": scoped_responses(json!({"description": "the whole buckets covering the window (at most 1000)", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "area": {"type": "string"}, "metric": {"type": "string"}, "interval": {"type": "string"}, "as_of": {"type": "string"},
+                    "points": {"type": "array", "items": {"type": "object", "properties": {"start": {"type": "string"}, "end": {"type": "string"}, "value": {"type": "integer"}}}}
+                }}}}}))
+            }}
+    })
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut doc = json!({
@@ -281,7 +337,25 @@ pub fn document() -> Value {
                         "households": {"type": "integer"}, "residents": {"type": "integer"},
                         "registered": {"type": "integer"}, "floating": {"type": "integer"},
                         "overseas": {"type": "integer"},
+                        "houses_by_use": {"type": "object", "properties": {
+                            "owner_occupied": {"type": "integer"}, "rented": {"type": "integer"},
+                            "vacant": {"type": "integer"}, "business": {"type": "integer"}
+                        }},
                         "care": {"type": "object", "additionalProperties": {"type": "integer"}}
+                    }
+                },
+                "AreaStats": {
+                    "type": "object",
+                    "description": "code, name, layer, level, the rollup's figures (see Rollup) and events",
+                    "properties": {
+                        "code": {"type": "string"}, "name": {"type": "string"}, "layer": {"type": "string"}, "level": {"type": "string"},
+                        "events": {"type": ["object", "null"], "properties": {
+                            "total": {"type": "integer"}, "open": {"type": "integer"}, "overdue": {"type": "integer"},
+                            "closed": {"type": "integer"}, "closed_on_time": {"type": "integer"},
+                            "closure_rate": {"type": ["number", "null"]}, "on_time_rate": {"type": ["number", "null"]},
+                            "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            "by_category": {"type": "object", "additionalProperties": {"type": "integer"}}
+                        }}
                     }
                 },
                 "AreaFeature": {
@@ -362,6 +436,9 @@ pub fn document() -> Value {
     });
     if let (Some(paths), Value::Object(tiles)) = (doc["paths"].as_object_mut(), tile_paths()) {
         paths.extend(tiles);
+    }
+    if let (Some(paths), Value::Object(stats)) = (doc["paths"].as_object_mut(), stats_paths()) {
+        paths.extend(stats);
     }
     if let (Some(paths), Value::Object(events)) = (doc["paths"].as_object_mut(), event_paths()) {
         paths.extend(events);

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::rollup::Totals;
-use crate::model::{House, Population, PopulationCounts};
+use crate::model::{House, HouseUse, Population, PopulationCounts};
 
 #[derive(Debug, Clone)]
 struct HouseRecord {
     /// Shared with the other houses of the building (the key of `per_building`).
     building_code: Arc<str>,
+    house_use: HouseUse,
     households: i16,
 }
 
@@ -61,13 +62,13 @@ impl HousingStock {
             .unwrap_or_default()
     }
 
-    fn house_totals(&self, code: &str, households: i16) -> Totals {
+    fn house_totals(&self, code: &str, house_use: HouseUse, households: i16) -> Totals {
         let people = self
             .population
             .get(code)
             .map(Totals::population)
             .unwrap_or_default();
-        Totals::house(households).plus(&people)
+        Totals::house(house_use, households).plus(&people)
     }
 
     /// Adds `delta` to a building's totals; returns the shared building code.
@@ -92,13 +93,14 @@ impl HousingStock {
     /// Inserts or replaces a house; returns the building totals that changed.
     pub fn upsert_house(&mut self, house: House) -> Vec<BuildingDelta> {
         let mut out = self.delete_house(&house.code);
-        let totals = self.house_totals(&house.code, house.households);
+        let totals = self.house_totals(&house.code, house.house_use, house.households);
         let building_code = self.book(&house.building_code, &totals);
         out.push((building_code.clone(), totals));
         self.houses.insert(
             house.code,
             HouseRecord {
                 building_code,
+                house_use: house.house_use,
                 households: house.households,
             },
         );
@@ -111,7 +113,8 @@ impl HousingStock {
         let Some(old) = self.houses.remove(code) else {
             return Vec::new();
         };
-        let delta = Totals::default().minus(&self.house_totals(code, old.households));
+        let delta =
+            Totals::default().minus(&self.house_totals(code, old.house_use, old.households));
         let building_code = self.book(&old.building_code, &delta);
         vec![(building_code, delta)]
     }

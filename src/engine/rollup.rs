@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::area_index::AreaIndex;
-use crate::model::{CareCounts, Layer, PopulationCounts};
+use crate::model::{CareCounts, HouseUse, Layer, PopulationCounts};
 
 /// Care-tag totals of an area; same field names as [`CareCounts`].
 #[derive(Debug, Serialize, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,11 +51,21 @@ impl CareTotals {
     }
 }
 
+/// Houses of an area by use (实有房屋: 自住/出租/闲置/经营).
+#[derive(Debug, Serialize, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HousesByUse {
+    pub owner_occupied: u64,
+    pub rented: u64,
+    pub vacant: u64,
+    pub business: u64,
+}
+
 /// What an area holds: the figures of the statistics endpoints and the wall map.
 #[derive(Debug, Serialize, Clone, Default, PartialEq, Eq)]
 pub struct Rollup {
     pub buildings: u64,
     pub houses: u64,
+    pub houses_by_use: HousesByUse,
     pub households: u64,
     /// registered + floating + overseas.
     pub residents: i64,
@@ -70,6 +80,8 @@ pub struct Rollup {
 pub struct Totals {
     pub buildings: i64,
     pub houses: i64,
+    /// Houses per use, in [`HouseUse::ALL`] order.
+    pub houses_by_use: [i64; 4],
     pub households: i64,
     pub registered: i64,
     pub floating: i64,
@@ -82,6 +94,7 @@ impl Totals {
     pub const ONE_BUILDING: Totals = Totals {
         buildings: 1,
         houses: 0,
+        houses_by_use: [0; 4],
         households: 0,
         registered: 0,
         floating: 0,
@@ -89,10 +102,13 @@ impl Totals {
         care: [0; 10],
     };
 
-    /// One house with its households.
-    pub fn house(households: i16) -> Totals {
+    /// One house of `house_use` with its households.
+    pub fn house(house_use: HouseUse, households: i16) -> Totals {
+        let mut houses_by_use = [0; 4];
+        houses_by_use[house_use.index()] = 1;
         Totals {
             houses: 1,
+            houses_by_use,
             households: households.into(),
             ..Totals::default()
         }
@@ -125,6 +141,9 @@ impl Totals {
     pub fn add(&mut self, other: &Totals, sign: i64) {
         self.buildings += sign * other.buildings;
         self.houses += sign * other.houses;
+        for (a, b) in self.houses_by_use.iter_mut().zip(other.houses_by_use) {
+            *a += sign * b;
+        }
         self.households += sign * other.households;
         self.registered += sign * other.registered;
         self.floating += sign * other.floating;
@@ -145,6 +164,12 @@ impl Totals {
         Rollup {
             buildings: count(self.buildings),
             houses: count(self.houses),
+            houses_by_use: HousesByUse {
+                owner_occupied: count(self.houses_by_use[0]),
+                rented: count(self.houses_by_use[1]),
+                vacant: count(self.houses_by_use[2]),
+                business: count(self.houses_by_use[3]),
+            },
             households: count(self.households),
             residents: self.registered + self.floating + self.overseas,
             registered: self.registered,

@@ -72,6 +72,24 @@ pub enum HouseUse {
 }
 
 impl HouseUse {
+    /// Every use, in the order of the figures by use.
+    pub const ALL: [HouseUse; 4] = [
+        HouseUse::OwnerOccupied,
+        HouseUse::Rented,
+        HouseUse::Vacant,
+        HouseUse::Business,
+    ];
+
+    /// The position of this use in [`HouseUse::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            HouseUse::OwnerOccupied => 0,
+            HouseUse::Rented => 1,
+            HouseUse::Vacant => 2,
+            HouseUse::Business => 3,
+        }
+    }
+
     /// The stable text form used in SQL and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -84,14 +102,7 @@ impl HouseUse {
 
     /// Inverse of [`HouseUse::as_str`].
     pub fn parse(s: &str) -> Option<HouseUse> {
-        [
-            HouseUse::OwnerOccupied,
-            HouseUse::Rented,
-            HouseUse::Vacant,
-            HouseUse::Business,
-        ]
-        .into_iter()
-        .find(|u| u.as_str() == s)
+        HouseUse::ALL.into_iter().find(|u| u.as_str() == s)
     }
 }
 

@@ -19,7 +19,8 @@
 //!
 //! Reads go through [`EventStore`]'s query methods, all under an [`EventFilter`]: the heatmap's
 //! counts per square cell and per H3 cell (`heatmap_bins`), clusters and points of a tile
-//! (`query`), and pages of the event listing, newest first (`listing`).
+//! (`query`), pages of the event listing, newest first (`listing`), and the figures of the
+//! statistics endpoints (`tally`).
 
 mod filter;
 mod heatmap_bins;
@@ -27,6 +28,7 @@ mod listing;
 mod packing;
 mod query;
 mod segment;
+mod tally;
 mod timeliness;
 mod world;
 
@@ -44,6 +46,7 @@ pub use filter::EventFilter;
 pub use heatmap_bins::{h3_margin_units, h3_resolution, EventQueryError};
 pub use listing::ListingKey;
 pub use query::{Cluster, EventPoint};
+pub use tally::{EventTally, SeriesMetric};
 pub use timeliness::{card_at, overdue_at, Card};
 pub use world::{WorldPoint, WorldRect};
 

@@ -643,3 +643,87 @@ async fn loads_from_a_geopackage() {
         Ok(reference_bins(events, tile, 64, &f))
     );
 }
+
+/// The tally of `events` by brute force, with the timeliness rules of `Event`s.
+fn reference_tally(events: &[Event], f: &EventFilter) -> EventTally {
+    let mut t = EventTally::default();
+    for e in events.iter().filter(|e| f.matches(e)) {
+        t.total += 1;
+        t.by_status[usize::from(timeliness::status_index(e.status))] += 1;
+        *t.by_category.entry(e.category.clone()).or_default() += 1;
+        if e.status.is_open() {
+            t.open += 1;
+            t.overdue += u64::from(overdue_at(e, f.now));
+        } else {
+            t.closed += 1;
+            t.closed_on_time += u64::from(card_at(e, f.now) != Card::Red);
+        }
+    }
+    t
+}
+
+#[test]
+fn tallies_equal_brute_force_whole_and_by_area() {
+    let events = sample();
+    let store = mixed(events, false);
+    let live = latest(events);
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for _ in 0..40 {
+        let f = random_filter(&mut rng, events);
+        assert_eq!(store.tally(&f), reference_tally(&live, &f), "{f:?}");
+    }
+    let empty = store.tally(&EventFilter::at(now()));
+    assert_eq!(empty.total, live.len() as u64);
+    assert_eq!(
+        empty.closure_rate(),
+        Some(empty.closed as f64 / empty.total as f64)
+    );
+    assert_eq!(EventTally::default().on_time_rate(), None);
+
+    let mut districts: Vec<String> = live
+        .iter()
+        .filter_map(|e| e.area_code.as_deref().map(|a| a[..6].to_string()))
+        .collect();
+    districts.sort();
+    districts.dedup();
+    districts.push("4199".into());
+    let f = EventFilter::at(now() - Duration::days(20));
+    let by_area = store.tally_by_area(&f, &districts);
+    for (prefix, tally) in districts.iter().zip(&by_area) {
+        let mut one = f.clone();
+        one.area_prefixes = vec![prefix.clone()];
+        assert_eq!(*tally, reference_tally(&live, &one), "{prefix}");
+    }
+    assert_eq!(by_area.last().map(|t| t.total), Some(0));
+}
+
+#[test]
+fn series_count_reports_and_closings_per_bucket() {
+    let events = sample();
+    let store = mixed(events, true);
+    let live = latest(events);
+    let start = now() - Duration::days(40);
+    let bounds: Vec<DateTime<Utc>> = (0..=10).map(|k| start + Duration::days(3 * k)).collect();
+    let f = EventFilter::at(now());
+    let bucket_of = |t: DateTime<Utc>| {
+        let t = packing::unpack_time(packing::pack_time(t));
+        (t >= bounds[0] && t < bounds[10]).then(|| bounds.partition_point(|&b| b <= t) - 1)
+    };
+    for metric in [SeriesMetric::Reported, SeriesMetric::Closed] {
+        let mut want = vec![0u64; 10];
+        for e in &live {
+            let t = match metric {
+                SeriesMetric::Reported => Some(e.reported_at),
+                SeriesMetric::Closed => e.closed_at.filter(|_| !e.status.is_open()),
+            };
+            if let Some(k) = t.and_then(bucket_of) {
+                want[k] += 1;
+            }
+        }
+        assert!(want.iter().sum::<u64>() > 100, "{metric:?}");
+        assert_eq!(store.series(&f, metric, &bounds), want, "{metric:?}");
+    }
+    assert!(store
+        .series(&f, SeriesMetric::Reported, &bounds[..1])
+        .is_empty());
+}
