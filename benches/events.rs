@@ -45,6 +45,8 @@ const GOAL_P95_MS: f64 = 20.0;
 const GOAL_RATIO: f64 = 20.0;
 
 /// The token's jurisdiction (the whole city, 410600: codes starting 4106), as a `LIKE` pattern.
+/// A city-wide jurisdiction also holds the events outside every area
+/// (`model::covers_whole_city`), which the anchor keeps with `area_code IS NULL`.
 const SCOPE_PATTERN: &str = "4106%";
 
 /// Indexes for the anchor's category filter, beside the schema's GiST on geom and btree on
@@ -64,7 +66,8 @@ const DROP_ANCHOR_INDEX: &str = "DROP INDEX IF EXISTS bench_event_category_geom;
 
 /// The anchor: one heatmap tile by PostGIS. $1–$3 z/x/y, $4/$5 the window, $6 the category,
 /// $7 the tile's shift (32 − z), $8 the cell shift (32 − z − 6), $9 the jurisdiction as a
-/// `LIKE` pattern (events outside every area belong to no jurisdiction). The box is widened by a
+/// `LIKE` pattern (with the events outside every area: the jurisdiction is the whole city, see
+/// [`SCOPE_PATTERN`]). The box is widened by a
 /// micro-degree and the exact tile test is done on the quantized position, as the engine does.
 const ANCHOR_SQL: &str = "
 WITH p AS (
@@ -73,7 +76,7 @@ WITH p AS (
     FROM (SELECT ST_Transform(geom, 3857) AS m FROM event
           WHERE geom && ST_Expand(ST_Transform(ST_TileEnvelope($1, $2, $3), 4490), 1e-6)
             AND reported_at >= $4 AND reported_at < $5 AND category = $6
-            AND area_code LIKE $9) e
+            AND (area_code LIKE $9 OR area_code IS NULL)) e
 ), c AS (
     SELECT (wx >> $8) - ($2::bigint << 6) AS cx, (wy >> $8) - ($3::bigint << 6) AS cy, count(*) AS n
     FROM p WHERE (wx >> $7) = $2 AND (wy >> $7) = $3
