@@ -164,6 +164,7 @@ fn generate_city(rows: &mut Vec<Row>) -> anyhow::Result<Dataset> {
         seed: SEED,
         progress: false,
         events: None,
+        as_of: None,
     })?;
     row(
         rows,

@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// HS256 secret for bearer tokens; without one the service runs in demo mode and prints an admin token.
     #[arg(long, env = "GRIDMAP_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// In demo mode, do not file a new report and move an event along every 15 s.
+    #[arg(long)]
+    pub no_demo_feed: bool,
 }
 
 /// Arguments of `generate`.
@@ -98,6 +101,10 @@ pub struct GenerateArgs {
     /// Override the number of events.
     #[arg(long)]
     pub events: Option<u64>,
+    /// When the synthetic history ends (RFC 3339, or a day: its start in China Standard Time);
+    /// default now. The same seed and --as-of give the same data.
+    #[arg(long, value_parser = parse_as_of)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
     /// Write into this GeoPackage file.
     #[arg(
         long,
@@ -219,6 +226,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let no_demo_feed = args.no_demo_feed;
     let config = Config::build(&Overrides {
         listen: args.listen,
         database_url: args.store.database_url,
@@ -229,16 +237,56 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let server = serve::start(&config).await?;
     let url = config.public_url.clone().unwrap_or_else(|| server.url());
     println!("gridmap listening on {url}/");
-    println!("wall map: {url}/");
+    match &server.demo_token {
+        // The token rides in the fragment, which the browser keeps to itself.
+        Some(token) => println!("wall map: {url}/#token={token}"),
+        None => println!(
+            "wall map: {url}/ (it asks for a token: gridmap token --scope CODE --roles viewer)"
+        ),
+    }
     if let Some(token) = &server.demo_token {
         println!(
             "demo mode (no GRIDMAP_JWT_SECRET): admin token for 410600 鹤壁市, valid 30 days:"
         );
         println!("{token}");
         println!("try: curl -H 'Authorization: Bearer {token}' '{url}/api/lookup?lon=114.297&lat=35.748'");
+        if !no_demo_feed {
+            let feed = serve::demo_feed::Feed {
+                engine: server.engine.clone(),
+                store: server.store.clone(),
+                writes: server.writes.clone(),
+                clock: server.clock.clone(),
+                deadlines: std::sync::Arc::new(config.event_deadlines.clone()),
+            };
+            serve::demo_feed::spawn(feed, serve::demo_feed::PERIOD);
+            println!(
+                "demo feed: a new report and one step of an open event every {} s (--no-demo-feed turns it off)",
+                serve::demo_feed::PERIOD.as_secs()
+            );
+        }
     }
     server.run_until_signal().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An instant of `--as-of`: RFC 3339, or a day `YYYY-MM-DD` meaning its start in China
+/// Standard Time (UTC+8).
+fn parse_as_of(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::TimeZone;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let china = chrono::FixedOffset::east_opt(8 * 3600).ok_or("China Standard Time")?;
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| china.from_local_datetime(&t).single())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is neither RFC 3339 (2026-11-01T08:00:00+08:00) nor a day (2026-11-01)"
+            )
+        })
 }
 
 async fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
@@ -254,6 +302,7 @@ async fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         progress: true,
         events: args.events,
+        as_of: Some(args.as_of.unwrap_or_else(chrono::Utc::now)),
     };
     let summary = crate::generate::generate_into(store.as_ref(), &opts).await?;
     println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -24,6 +24,7 @@ use crate::tiles::cache::TileCache;
 use crate::tiles::Tilesets;
 use crate::write::WritePath;
 
+pub mod demo_feed;
 mod http;
 
 /// The tilesets built into the binary (`tiles/tilesets.toml`), checked at start-up.
@@ -200,6 +201,8 @@ async fn fill_default_store(config: &Config, store: &dyn Store) -> anyhow::Resul
             seed: SAMPLE_SEED,
             progress: false,
             events: None,
+            // The demo city's history ends now, so its latest events are today's.
+            as_of: Some(chrono::Utc::now()),
         },
     )
     .await?;

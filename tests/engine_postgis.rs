@@ -105,6 +105,7 @@ async fn point_in_grid_agrees_with_postgis() {
         seed: 1,
         progress: false,
         events: None,
+        as_of: None,
     })
     .expect("generate the sample city");
     let areas = city.dataset.areas.clone();

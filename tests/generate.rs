@@ -24,6 +24,7 @@ fn opts(seed: u64) -> GenerateOptions {
         seed,
         progress: false,
         events: None,
+        as_of: None,
     }
 }
 
@@ -557,7 +558,7 @@ fn events_are_placed_timed_and_tracked() {
         .into_iter()
         .map(|g| (g.code.as_str(), g))
         .collect();
-    let anchor = generate::events::anchor();
+    let anchor = generate::events::fixed_as_of();
     let outside = events.iter().filter(|e| e.outside_grid).count() as f64 / events.len() as f64;
     assert!(
         (0.0005..0.005).contains(&outside),

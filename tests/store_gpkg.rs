@@ -477,6 +477,7 @@ async fn gdal_reads_the_generated_sample_city() {
         seed: 1,
         progress: false,
         events: Some(3_000),
+        as_of: None,
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let path = temp_file(&dir, "sample.gpkg");

@@ -1,5 +1,7 @@
 # Node.js tools the test suite runs: the official MapLibre style validator (gl-style-validate)
-# that checks tiles/styles/*.json as served. Installed into the project-local .tools/node.
+# that checks tiles/styles/*.json as served, installed into the project-local .tools/node; and
+# the wall map's packages (web/package-lock.json: MapLibre GL JS, ECharts, esbuild,
+# playwright-core), with which the wall map is rebuilt and compared with the committed build.
 # Sourced, not run.
 
 STYLE_SPEC_VERSION="26.6.0"
@@ -30,4 +32,21 @@ ensure_node_tools() {
             "@maplibre/maplibre-gl-style-spec@$STYLE_SPEC_VERSION" >/dev/null
     fi
     export GRIDMAP_STYLE_VALIDATOR="$validator"
+}
+
+# Installs web/'s locked packages (npm ci, when package-lock.json is newer than what is
+# installed), rebuilds web/dist and fails when the build differs from what is committed: the
+# binary embeds web/dist, so a source change without its build would not reach users.
+ensure_wall_map_build() {
+    ensure_npm
+    if [ ! -e web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+        echo "installing: web/ packages (npm ci)"
+        (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+    (cd web && node build.mjs)
+    if ! git diff --quiet -- web/dist || [ -n "$(git ls-files --others --exclude-standard web/dist)" ]; then
+        echo "scripts/test: web/dist differs from the build of web/src: run \`(cd web && node build.mjs)\` and commit web/dist" >&2
+        git status --short -- web/dist >&2
+        exit 1
+    fi
 }

@@ -19,6 +19,8 @@ ensure_packages() {
     command -v psql >/dev/null || missing+=(postgresql-client)
     [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+    # The wall-map test drives Debian's Chromium (tests/wall_map.rs).
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing: ${missing[*]}"
         if [ "$(id -u)" != 0 ]; then

@@ -1,9 +1,9 @@
-//! `GET /`: the service's front page. The command-center wall map (roadmap item 7) will be
-//! served here; until then the page lists what the service offers and links to it.
+//! `GET /`: the command-center wall map (指挥中心大屏). The page is `web/index.html`; its script
+//! and styles are the built files of `web/` served by [`super::assets`].
 
 use axum::response::Html;
 
-/// The front page.
+/// The wall-map page.
 pub async fn home() -> Html<&'static str> {
     Html(include_str!("../../web/index.html"))
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: one router per concern, each a thin layer over the engine (DESIGN.md "API").
 
 pub mod areas;
+pub mod assets;
 pub mod auth;
 pub mod base_url;
 pub mod error;
@@ -156,6 +157,11 @@ pub fn routes() -> Vec<Route> {
 fn layered_routes() -> Vec<Route> {
     vec![
         Route::get("/", home::home).undocumented(),
+        Route::get(
+            "/assets/{file}",
+            assets::asset.layer(CompressionLayer::new()),
+        )
+        .undocumented(),
         Route::get("/health", health::health),
         Route::get("/ready", health::ready),
         Route::get("/metrics", metrics::render),

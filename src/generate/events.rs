@@ -40,9 +40,9 @@ const HOTSPOT_SHARE: f64 = 0.3;
 /// Share of events just outside the city.
 const OUTSIDE_SHARE: f64 = 0.002;
 
-/// The fixed "now" of the synthetic data: 2026-11-01T00:00:00Z. Never the wall clock, so the
-/// same seed gives the same data on any day.
-pub fn anchor() -> DateTime<Utc> {
+/// The fixed end of the synthetic history when no other is asked for: 2026-11-01T00:00:00Z
+/// (see `GenerateOptions::as_of`).
+pub fn fixed_as_of() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
@@ -50,13 +50,32 @@ pub fn anchor() -> DateTime<Utc> {
 
 /// One event category: GB/T 30428.2-style code, name, the department handling it
 /// above the community, weights in urban and rural grids, and a description.
-struct Category {
-    code: &'static str,
-    name: &'static str,
-    department: &'static str,
+pub struct Category {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub department: &'static str,
     urban: f64,
     rural: f64,
-    detail: &'static str,
+    pub detail: &'static str,
+}
+
+/// A category drawn by its weight in urban grids: what a new report is about (the demo feed
+/// of `serve` files these).
+pub fn draw_report(rng: &mut impl Rng) -> &'static Category {
+    let total: f64 = CATEGORIES.iter().map(|c| c.urban).sum();
+    let mut x = rng.random_range(0.0..total);
+    for c in CATEGORIES {
+        if x < c.urban {
+            return c;
+        }
+        x -= c.urban;
+    }
+    &CATEGORIES[CATEGORIES.len() - 1]
+}
+
+/// The department that handles a category above the community (a dispatch step names it).
+pub fn department_of(code: &str) -> &'static str {
+    category(code).department
 }
 
 const CATEGORIES: &[Category] = &[
@@ -329,9 +348,15 @@ fn day_counts(first_day: DateTime<Utc>, days: usize, total: u64) -> Vec<u32> {
         .collect()
 }
 
-/// The event stream of `city`: `total` events over `days` days before the anchor date.
-pub fn stream_of(city: &City, total: u64, days: u32, seed: u64) -> EventStream {
-    let anchor = anchor();
+/// The event stream of `city`: `total` events over `days` days before `anchor` (the end of
+/// the history).
+pub fn stream_of(
+    city: &City,
+    total: u64,
+    days: u32,
+    seed: u64,
+    anchor: DateTime<Utc>,
+) -> EventStream {
     let first_day = anchor - Duration::days(days as i64);
     let names: BTreeMap<&str, &str> = city
         .dataset
@@ -872,7 +897,7 @@ mod tests {
 
     #[test]
     fn day_counts_add_up_and_weekends_are_quieter() {
-        let first = anchor() - Duration::days(28);
+        let first = fixed_as_of() - Duration::days(28);
         assert!(day_counts(first, 0, 100).is_empty());
         assert_eq!(day_counts(first, 1, 7), vec![7]);
         let counts = day_counts(first, 28, 28_000);
@@ -892,7 +917,7 @@ mod tests {
         let mut rng = stream(1, Purpose::Events, 0);
         let cat = category("0203");
         let deadlines = Deadlines::builtin();
-        let a = anchor();
+        let a = fixed_as_of();
         let fresh = history(
             &mut rng,
             a - Duration::minutes(1),

@@ -29,6 +29,7 @@ pub mod workers;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use geo_types::Polygon;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -53,6 +54,18 @@ pub struct GenerateOptions {
     pub progress: bool,
     /// Overrides the scale's event count.
     pub events: Option<u64>,
+    /// The instant the synthetic history ends at (events before it, the latest still open;
+    /// the workers' day of fixes ends there). `None`: [`events::fixed_as_of`], so the same
+    /// seed gives the same data on any day (what the tests use); the CLI and the first run
+    /// of `serve` pass now, so the demo city is current.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl GenerateOptions {
+    /// The instant the synthetic history ends at.
+    pub fn as_of(&self) -> DateTime<Utc> {
+        self.as_of.unwrap_or_else(events::fixed_as_of)
+    }
 }
 
 /// How many records were generated (and written).
@@ -112,7 +125,13 @@ pub fn event_count(opts: &GenerateOptions) -> u64 {
 /// streaming (only one chunk is in memory at a time).
 pub fn events(city: &City, opts: &GenerateOptions) -> EventStream {
     let params = ScaleParams::of(opts.scale);
-    events::stream_of(city, event_count(opts), params.event_days, opts.seed)
+    events::stream_of(
+        city,
+        event_count(opts),
+        params.event_days,
+        opts.seed,
+        opts.as_of(),
+    )
 }
 
 /// A day of patrol fixes for a sample of the grid workers (see [`workers::fixes`]).
@@ -127,7 +146,7 @@ pub fn worker_fixes(city: &City, opts: &GenerateOptions) -> Vec<WorkerFix> {
         .collect();
     workers::fixes(
         &grids,
-        events::anchor(),
+        opts.as_of(),
         params.fix_workers,
         params.fixes_per_worker,
         opts.seed,

@@ -67,6 +67,7 @@ pub fn sample_options() -> GenerateOptions {
         seed: 1,
         progress: false,
         events: None,
+        as_of: None,
     }
 }
 

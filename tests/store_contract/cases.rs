@@ -364,6 +364,7 @@ pub async fn the_sample_city_round_trips(store: &dyn Store) {
         seed: 7,
         progress: false,
         events: Some(3_000),
+        as_of: None,
     };
     let summary = generate::generate_into(store, &opts)
         .await

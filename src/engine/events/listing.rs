@@ -154,6 +154,7 @@ mod tests {
             seed: 3,
             progress: false,
             events: Some(3_000),
+            as_of: None,
         };
         let city = generate::city(&opts).expect("sample city");
         generate::events(&city, &opts).flatten().collect()

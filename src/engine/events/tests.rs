@@ -32,6 +32,7 @@ fn generated(n: u64) -> Vec<Event> {
         seed: 7,
         progress: false,
         events: Some(n),
+        as_of: None,
     };
     let city = generate::city(&opts).expect("sample city");
     generate::events(&city, &opts).flatten().collect()
@@ -63,7 +64,7 @@ fn mixed(events: &[Event], compact: bool) -> EventStore {
 }
 
 fn now() -> DateTime<Utc> {
-    generate::events::anchor()
+    generate::events::fixed_as_of()
 }
 
 fn random_filter(rng: &mut ChaCha8Rng, events: &[Event]) -> EventFilter {
@@ -534,6 +535,7 @@ fn a_million_events_fit_in_48_bytes_each_and_a_z12_tile_is_quick() {
         seed: 3,
         progress: false,
         events: Some(1_000_000),
+        as_of: None,
     };
     let city = generate::city(&opts).expect("sample city");
     let mut loader = EventLoader::default();

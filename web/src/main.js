@@ -1,0 +1,302 @@
+// The command-center wall map (指挥中心大屏): the city map with its layers, the KPI header,
+// drill-down from the city to a grid with breadcrumbs and the area card, event details, and
+// the charts — refreshed every few seconds without a reload.
+
+import { Api, ApiError } from './api.js';
+import { credential, forget, remember } from './auth.js';
+import { Charts } from './charts.js';
+import { createMap, geometryBounds, setEventFilters, showGroup, STATUS_NAMES } from './map.js';
+
+/** Seconds between refreshes of the figures (and of the event tiles when events changed). */
+const REFRESH_S = 10;
+/** The levels of the base layer, top down, as the breadcrumbs name them. */
+const LEVEL_NAMES = { city: '市', district: '区', street: '街道', community: '社区', grid: '网格', microgrid: '微网格' };
+const LEVELS = ['city', 'district', 'street', 'community', 'grid', 'microgrid'];
+
+const $ = (id) => document.getElementById(id);
+
+/** The China Standard Time day (YYYY-MM-DD) `daysAgo` days before today. */
+function chinaDay(daysAgo = 0) {
+    return new Date(Date.now() + 8 * 3600e3 - daysAgo * 86400e3).toISOString().slice(0, 10);
+}
+
+function number(n) {
+    return n === null || n === undefined ? '–' : Number(n).toLocaleString('zh-CN');
+}
+
+function percent(r) {
+    return r === null || r === undefined ? '–' : `${(r * 100).toFixed(1)}%`;
+}
+
+function text(el, value) {
+    el.textContent = value ?? '';
+    return el;
+}
+
+/** The jurisdiction a token names (its `scope` claim), read without checking: the service checks. */
+function tokenScope(token) {
+    try {
+        const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+        return JSON.parse(atob(payload)).scope ?? null;
+    } catch {
+        return null;
+    }
+}
+
+/** Shows a message in the corner for a while. */
+function toast(message) {
+    const el = text($('toast'), message);
+    el.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+class WallMap {
+    constructor(api, map, charts, home) {
+        this.api = api;
+        this.map = map;
+        this.charts = charts;
+        this.home = home;
+        this.chain = [];
+        this.selected = null;
+        this.children = [];
+        this.filters = { days: 30, from: chinaDay(29), category: '', bin: 'square' };
+        this.tileVersion = 0;
+        this.lastTotals = null;
+    }
+
+    /** Selects the area `code`: breadcrumbs, outline, card, figures and charts; the map flies
+     * to it (or jumps, without `animate`). */
+    async select(code, animate = true) {
+        const area = await this.api.get(`/api/areas/${encodeURIComponent(code)}`);
+        const props = area.properties;
+        this.selected = { code, level: props.level, name: props.name, feature: area };
+        const at = this.chain.findIndex((a) => a.code === code);
+        if (at >= 0) {
+            this.chain = this.chain.slice(0, at + 1);
+        } else {
+            const parentAt = this.chain.findIndex((a) => a.code === props.parent_code);
+            this.chain = parentAt >= 0 ? this.chain.slice(0, parentAt + 1) : [];
+            this.chain.push({ code, name: props.name, level: props.level });
+        }
+        this.renderBreadcrumbs();
+        this.map.getSource('selected').setData({ type: 'FeatureCollection', features: [area] });
+        if (area.geometry) {
+            const duration = animate ? 1200 : 0;
+            this.map.fitBounds(geometryBounds(area.geometry), { padding: 60, maxZoom: 16, duration });
+        }
+        await this.refresh();
+    }
+
+    renderBreadcrumbs() {
+        const nav = $('breadcrumbs');
+        nav.replaceChildren();
+        this.chain.forEach((a, i) => {
+            if (i > 0) nav.append(text(document.createElement('span'), ' › '));
+            const link = text(document.createElement('a'), `${a.name}`);
+            link.href = '#';
+            link.title = `${LEVEL_NAMES[a.level] ?? a.level} ${a.code}`;
+            link.dataset.code = a.code;
+            link.addEventListener('click', (e) => {
+                e.preventDefault();
+                this.select(a.code).catch((err) => toast(err.message));
+            });
+            nav.append(link);
+        });
+    }
+
+    /** Fetches and shows the figures of the selected area. */
+    async refresh() {
+        if (!this.selected) return;
+        const code = this.selected.code;
+        const range = { from: this.filters.from };
+        const [stats, today, children, series] = await Promise.all([
+            this.api.get(`/api/stats/areas/${code}`, range),
+            this.api.get(`/api/stats/areas/${code}`, { from: chinaDay(0) }),
+            this.api.get(`/api/stats/areas/${code}/children`, range),
+            this.api.get('/api/stats/timeseries', { area: code, interval: 'day', from: this.filters.from }),
+        ]);
+        this.children = children.children;
+        this.renderKpis(stats, today);
+        this.renderCard(stats);
+        this.charts.showTrend(series.points);
+        this.charts.showCategories(stats.events?.by_category ?? {});
+        this.charts.showRanking(children.children);
+        this.fillCategories(stats.events?.by_category ?? {});
+        const totals = `${stats.events?.total}|${today.events?.total}|${stats.events?.open}`;
+        if (this.lastTotals !== null && totals !== this.lastTotals) this.reloadEventTiles();
+        this.lastTotals = totals;
+        document.body.dataset.ready = '1';
+    }
+
+    renderKpis(stats, today) {
+        text($('kpi-residents'), number(stats.residents));
+        text($('kpi-households'), number(stats.households));
+        text($('kpi-buildings'), number(stats.buildings));
+        text($('kpi-today'), number(today.events?.total));
+        text($('kpi-open'), number(stats.events?.open));
+        text($('kpi-overdue'), number(stats.events?.overdue));
+        text($('kpi-closure'), percent(stats.events?.closure_rate));
+        text($('title'), `${this.home.name} 网格化服务管理指挥中心`);
+    }
+
+    renderCard(stats) {
+        const p = this.selected.feature.properties;
+        text($('card-name'), p.name);
+        text($('card-code'), `${LEVEL_NAMES[p.level] ?? p.level} · ${p.code}`);
+        text($('card-leader'), p.leader_name ?? '–');
+        text($('card-phone'), p.leader_phone ?? '–');
+        text($('card-center'), p.center ? `${p.center[0].toFixed(5)}, ${p.center[1].toFixed(5)}` : '–');
+        text($('card-residents'), number(stats.residents));
+        text($('card-households'), number(stats.households));
+        text($('card-buildings'), number(stats.buildings));
+        text($('card-open'), number(stats.events?.open));
+        text($('card-overdue'), number(stats.events?.overdue));
+    }
+
+    fillCategories(byCategory) {
+        const select = $('filter-category');
+        const known = new Set([...select.options].map((o) => o.value));
+        for (const c of Object.keys(byCategory).sort()) {
+            if (!known.has(c)) select.append(new Option(c, c));
+        }
+    }
+
+    /** Refetches the event and heatmap tiles (new events, or other filters). */
+    reloadEventTiles() {
+        this.tileVersion += 1;
+        setEventFilters(this.map, this.filters, this.tileVersion);
+    }
+
+    /** A click on the map: an event's details, else the next area down under the point. */
+    async click(e) {
+        const hits = this.map.queryRenderedFeatures(e.point, { layers: ['event-points'] });
+        if (hits.length > 0) {
+            await this.showEvent(hits[0].properties.code);
+            return;
+        }
+        const [lon, lat] = [e.lngLat.lng, e.lngLat.lat];
+        const found = await this.api.get('/api/lookup', { lon, lat });
+        const chain = [...found.chain].reverse();
+        const depth = LEVELS.indexOf(this.selected?.level ?? 'city');
+        const next = chain.find((a) => LEVELS.indexOf(a.level) === depth + 1) ?? chain[chain.length - 1];
+        if (!next) {
+            toast('此处不在任何网格内');
+            return;
+        }
+        // The areas between the selection and the next one join the breadcrumbs.
+        const inside = chain.filter((a) => LEVELS.indexOf(a.level) <= LEVELS.indexOf(next.level));
+        const keep = this.chain.filter((a) => inside.some((c) => c.code === a.code));
+        this.chain = [...keep, ...inside.filter((a) => !keep.some((k) => k.code === a.code) && a.code !== next.code)];
+        await this.select(next.code);
+    }
+
+    async showEvent(code) {
+        const e = await this.api.get(`/api/events/${encodeURIComponent(code)}`);
+        text($('event-title'), e.title);
+        text($('event-meta'), `${e.code} · ${e.category} · ${STATUS_NAMES[e.status] ?? e.status}${e.overdue ? ' · 超期' : ''}`);
+        text($('event-place'), [e.place.address, e.place.chain?.map((a) => a.name).reverse().join(' › ')].filter(Boolean).join(' · '));
+        const list = $('event-timeline');
+        list.replaceChildren(...e.timeline.map((s) => {
+            const li = document.createElement('li');
+            const when = new Date(s.at).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai' });
+            text(li, `${when} ${STATUS_NAMES[s.to] ?? s.to}${s.department ? ` · ${s.department}` : ''}${s.note ? ` · ${s.note}` : ''}`);
+            return li;
+        }));
+        $('event-panel').hidden = false;
+    }
+
+    /** Finds an area by code, or by name among the children shown. */
+    async search(query) {
+        const q = query.trim();
+        if (!q) return;
+        if (/^[0-9A-Za-z]+$/.test(q)) {
+            await this.select(q);
+            return;
+        }
+        const match = this.children.find((c) => c.name.includes(q));
+        if (!match) {
+            toast(`没有找到“${q}”：请输入区划代码，或当前区域下级区域的名称`);
+            return;
+        }
+        await this.select(match.code);
+    }
+
+    /** Wires the layer panel, the filters, the search box and the panels' buttons. */
+    bindControls() {
+        for (const box of document.querySelectorAll('[data-group]')) {
+            showGroup(this.map, box.dataset.group, box.checked);
+            box.addEventListener('change', () => showGroup(this.map, box.dataset.group, box.checked));
+        }
+        $('pitch').addEventListener('click', () => {
+            const flat = this.map.getPitch() < 10;
+            this.map.easeTo({ pitch: flat ? 60 : 0, duration: 800 });
+        });
+        const slider = $('filter-window');
+        slider.addEventListener('input', () => {
+            this.filters.days = Number(slider.value);
+            this.filters.from = chinaDay(this.filters.days - 1);
+            text($('filter-window-label'), `近 ${this.filters.days} 天`);
+        });
+        slider.addEventListener('change', () => this.update());
+        $('filter-category').addEventListener('change', (e) => {
+            this.filters.category = e.target.value;
+            this.update();
+        });
+        $('filter-bin').addEventListener('change', (e) => {
+            this.filters.bin = e.target.value;
+            this.reloadEventTiles();
+        });
+        $('search').addEventListener('submit', (e) => {
+            e.preventDefault();
+            this.search($('search-input').value).catch((err) => toast(err.message));
+        });
+        $('event-close').addEventListener('click', () => { $('event-panel').hidden = true; });
+        this.map.on('click', (e) => this.click(e).catch((err) => toast(err.message)));
+        for (const layer of ['event-points', 'grid-fill']) {
+            this.map.on('mouseenter', layer, () => { this.map.getCanvas().style.cursor = 'pointer'; });
+            this.map.on('mouseleave', layer, () => { this.map.getCanvas().style.cursor = ''; });
+        }
+    }
+
+    update() {
+        this.reloadEventTiles();
+        this.refresh().catch((err) => toast(err.message));
+    }
+}
+
+async function start() {
+    let message = null;
+    for (;;) {
+        const cred = await credential(message);
+        const api = new Api(cred);
+        try {
+            const home = cred.token ? tokenScope(cred.token) : null;
+            if (!home) throw new ApiError(401, 'no_scope', '地图数据需要令牌（token）；API 密钥只能查看瓦片');
+            const area = await api.get(`/api/areas/${home}`);
+            remember(cred);
+            await run(api, { code: home, name: area.properties.name });
+            return;
+        } catch (e) {
+            if (!(e instanceof ApiError) || (e.status !== 401 && e.status !== 403)) throw e;
+            forget();
+            message = `登录失败：${e.message}`;
+        }
+    }
+}
+
+async function run(api, home) {
+    const charts = new Charts($('chart-trend'), $('chart-pie'), $('chart-ranking'));
+    const filters = { from: chinaDay(29), category: '', bin: 'square' };
+    const map = await createMap($('map'), api, filters);
+    const wall = new WallMap(api, map, charts, home);
+    window.gridmap = wall;
+    wall.bindControls();
+    await wall.select(home.code, false);
+    setInterval(() => wall.refresh().catch((err) => toast(err.message)), REFRESH_S * 1000);
+}
+
+start().catch((e) => {
+    console.error(e);
+    toast(`地图无法启动：${e.message}`);
+});

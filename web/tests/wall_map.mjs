@@ -1,0 +1,190 @@
+// The wall map in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
+// against a started gridmap (run by tests/wall_map.rs, which passes the environment below):
+// it loads with no console errors and no request beyond 127.0.0.1; the map paints; a click on
+// a district opens its card with the API's figures; the heatmap toggle renders; an event
+// posted through the API shows up without a reload; a street-scoped token sees its street only.
+// Screenshots go to GRIDMAP_ARTIFACTS. Exits non-zero with the failed check's message.
+//
+//   GRIDMAP_URL=http://127.0.0.1:PORT GRIDMAP_TOKEN=… GRIDMAP_STREET=410611001 \
+//   GRIDMAP_STREET_TOKEN=… GRIDMAP_ARTIFACTS=DIR node tests/wall_map.mjs
+
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { PNG } from 'pngjs';
+
+const env = (name) => {
+    const v = process.env[name];
+    if (!v) throw new Error(`${name} is not set (tests/wall_map.rs sets it)`);
+    return v;
+};
+const base = env('GRIDMAP_URL');
+const token = env('GRIDMAP_TOKEN');
+const street = env('GRIDMAP_STREET');
+const streetToken = env('GRIDMAP_STREET_TOKEN');
+const artifacts = env('GRIDMAP_ARTIFACTS');
+mkdirSync(artifacts, { recursive: true });
+
+function check(ok, message) {
+    if (!ok) throw new Error(`check failed: ${message}`);
+    console.log(`ok: ${message}`);
+}
+
+async function api(path, credential = token, init = {}) {
+    const response = await fetch(`${base}${path}`, {
+        ...init,
+        headers: { Authorization: `Bearer ${credential}`, 'Content-Type': 'application/json', ...(init.headers ?? {}) },
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
+    return body;
+}
+
+/** Share of the pixels of a PNG that differ clearly from the background #0b1220. */
+function paintedShare(png) {
+    const image = PNG.sync.read(png);
+    let painted = 0;
+    for (let i = 0; i < image.data.length; i += 4) {
+        const d = Math.abs(image.data[i] - 0x0b) + Math.abs(image.data[i + 1] - 0x12) + Math.abs(image.data[i + 2] - 0x20);
+        if (d > 30) painted += 1;
+    }
+    return painted / (image.width * image.height);
+}
+
+/** Share of the pixels that differ between two PNGs of the same size. */
+function changedShare(a, b) {
+    const x = PNG.sync.read(a);
+    const y = PNG.sync.read(b);
+    let changed = 0;
+    for (let i = 0; i < x.data.length; i += 4) {
+        const d = Math.abs(x.data[i] - y.data[i]) + Math.abs(x.data[i + 1] - y.data[i + 1]) + Math.abs(x.data[i + 2] - y.data[i + 2]);
+        if (d > 30) changed += 1;
+    }
+    return changed / (x.width * x.height);
+}
+
+const digits = (s) => s.replace(/[^0-9]/g, '');
+
+/** Opens the wall map with `credential`; records console errors and foreign requests. */
+async function open(browser, credential) {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const problems = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+    page.on('request', (r) => {
+        const url = new URL(r.url());
+        if (!['data:', 'blob:'].includes(url.protocol) && url.hostname !== '127.0.0.1') {
+            problems.push(`request beyond 127.0.0.1: ${r.url()}`);
+        }
+    });
+    await page.goto(`${base}/#token=${credential}`);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+    await idle(page);
+    return { page, problems };
+}
+
+/** Waits until the map has drawn everything it asked for. */
+async function idle(page) {
+    await page.evaluate(() => new Promise((resolve) => {
+        const map = window.gridmap.map;
+        if (map.loaded() && map.areTilesLoaded()) resolve();
+        else map.once('idle', resolve);
+    }));
+}
+
+const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--use-gl=swiftshader', '--enable-unsafe-swiftshader'],
+});
+try {
+    // 1. The city: loads clean, paints, KPIs equal the API.
+    const { page, problems } = await open(browser, token);
+    const city = await api('/api/stats/areas/410600?from=' + (await page.evaluate(() => window.gridmap.filters.from)));
+    check(digits(await page.textContent('#kpi-residents')) === String(city.residents), 'the KPI header shows the city\'s residents');
+    check(digits(await page.textContent('#kpi-open')) === String(city.events.open), 'the KPI header shows the open events of the window');
+    await page.screenshot({ path: `${artifacts}/0-page.png` });
+    const cityShot = await page.locator('#map').screenshot({ path: `${artifacts}/1-city.png` });
+    const painted = paintedShare(cityShot);
+    check(painted > 0.05, `the map paints beyond its background (${(painted * 100).toFixed(1)} % of its pixels)`);
+    check((await page.locator('#chart-trend canvas').count()) > 0, 'the trend chart is drawn');
+
+    // 2. Drill down: a click inside 淇滨区 opens its card with the API's figures.
+    const district = await api('/api/areas/410611');
+    const [lon, lat] = district.properties.center ?? [114.297, 35.748];
+    const point = await page.evaluate(([x, y]) => window.gridmap.map.project([x, y]), [lon, lat]);
+    const box = await page.locator('#map').boundingBox();
+    const chain = await api(`/api/lookup?lon=${lon}&lat=${lat}`);
+    const clicked = chain.chain.find((a) => a.level === 'district');
+    await page.mouse.click(box.x + point.x, box.y + point.y);
+    await page.waitForFunction((code) => window.gridmap.selected?.code === code && document.body.dataset.ready === '1', clicked.code, { timeout: 30_000 });
+    await page.waitForFunction((name) => document.querySelector('#card-name').textContent === name, clicked.name);
+    const stats = await api(`/api/stats/areas/${clicked.code}?from=${await page.evaluate(() => window.gridmap.filters.from)}`);
+    check(digits(await page.textContent('#card-residents')) === String(stats.residents), `the card of ${clicked.name} shows its residents`);
+    check(digits(await page.textContent('#card-households')) === String(stats.households), `the card of ${clicked.name} shows its households`);
+    check(digits(await page.textContent('#card-open')) === String(stats.events.open), `the card of ${clicked.name} shows its open events`);
+    check((await page.textContent('#breadcrumbs')).includes(clicked.name), 'the breadcrumbs name the district');
+    await idle(page);
+    await page.locator('#map').screenshot({ path: `${artifacts}/2-district.png` });
+
+    // 3. The heatmap toggle renders (the event symbols hidden, so the heatmap alone changes).
+    await page.uncheck('[data-group="events"]');
+    await idle(page);
+    const before = await page.locator('#map').screenshot();
+    await page.check('#toggle-heatmap');
+    await idle(page);
+    const heat = await page.locator('#map').screenshot({ path: `${artifacts}/3-heatmap.png` });
+    const visible = await page.evaluate(() => window.gridmap.map.getLayoutProperty('event-heatmap', 'visibility'));
+    check(visible === 'visible', 'the heatmap layer is shown');
+    const changed = changedShare(before, heat);
+    check(changed > 0.02, `the heatmap changes the picture (${(changed * 100).toFixed(1)} % of the pixels)`);
+    await page.uncheck('#toggle-heatmap');
+    await page.check('[data-group="events"]');
+
+    // 4. A new event posted through the API appears without a reload.
+    const todayBefore = Number(digits(await page.textContent('#kpi-today')));
+    const tilesBefore = await page.evaluate(() => window.gridmap.tileVersion);
+    await api('/api/events', token, {
+        method: 'POST',
+        body: JSON.stringify({ external_id: `wall-map-${Date.now()}`, source: 'app', category: '0101', title: '大屏测试事件', lon, lat }),
+    });
+    await page.waitForFunction((n) => Number(document.querySelector('#kpi-today').textContent.replace(/[^0-9]/g, '')) === n + 1, todayBefore, { timeout: 30_000 });
+    check(true, 'today\'s event count rose by one without a reload');
+    check(await page.evaluate((v) => window.gridmap.tileVersion > v, tilesBefore), 'the event tiles were fetched again');
+    check(problems.length === 0, `no console errors and no request beyond 127.0.0.1 (${problems.join('; ')})`);
+    await page.close();
+
+    // 5. A street-scoped token sees its street only.
+    const scoped = await open(browser, streetToken);
+    const streetStats = await api(`/api/stats/areas/${street}?from=${await scoped.page.evaluate(() => window.gridmap.filters.from)}`, streetToken);
+    check(digits(await scoped.page.textContent('#kpi-residents')) === String(streetStats.residents), 'the street token\'s KPIs are its street\'s');
+    check((await scoped.page.evaluate(() => window.gridmap.chain.map((a) => a.code))).join() === street, 'the breadcrumbs start at the street');
+    const streetArea = await api(`/api/areas/${street}`, streetToken);
+    await scoped.page.evaluate(() => window.gridmap.map.setZoom(14));
+    await idle(scoped.page);
+    await scoped.page.locator('#map').screenshot({ path: `${artifacts}/4-street.png` });
+    const points = await scoped.page.evaluate(() => window.gridmap.map
+        .queryRenderedFeatures({ layers: ['event-points', 'event-clusters'] })
+        .map((f) => f.geometry.coordinates));
+    const [[w, s], [e, n]] = bounds(streetArea.geometry);
+    const margin = 0.01;
+    const outside = points.filter(([x, y]) => x < w - margin || x > e + margin || y < s - margin || y > n + margin);
+    check(outside.length === 0, `every event drawn for the street token lies in its street (${points.length} drawn)`);
+    await scoped.page.fill('#search-input', '410602');
+    await scoped.page.press('#search-input', 'Enter');
+    await scoped.page.waitForSelector('#toast:not([hidden])');
+    check((await scoped.page.textContent('#toast')).length > 0, 'another district is refused to the street token');
+    check(scoped.problems.filter((p) => !p.includes('403')).length === 0, `no console errors beyond the refused request (${scoped.problems.join('; ')})`);
+} finally {
+    await browser.close();
+}
+
+function bounds(geometry) {
+    let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
+    const visit = (c) => {
+        if (typeof c[0] === 'number') {
+            w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]);
+        } else c.forEach(visit);
+    };
+    visit(geometry.coordinates);
+    return [[w, s], [e, n]];
+}
