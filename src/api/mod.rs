@@ -103,7 +103,8 @@ pub struct Route {
     pub path: &'static str,
     /// The HTTP method.
     pub method: Method,
-    /// `false` only for what is not part of the API: the wall-map page and a CORS preflight.
+    /// `false` only for what is not part of the API: the wall-map page, its files and a CORS
+    /// preflight.
     pub documented: bool,
     endpoint: MethodRouter<AppState>,
 }
