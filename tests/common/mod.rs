@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod gdal;
 pub mod records;
+pub mod stats_sql;
 
 /// The PostgreSQL server the suite uses (set by `scripts/test`): a URL without a database name
 /// part that the tests may replace, e.g. `postgres://postgres@127.0.0.1:5432`.
