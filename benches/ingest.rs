@@ -10,8 +10,8 @@
 //! run after start-up, 11 400 events/s, while a second run against the same server gave 25 600:
 //! the gap is on the service's side and not explained yet.) A warm-up of 20 000 posted events
 //! follows, unmeasured. An answer counts only once it came back, and gridmap answers after its
-//! COMMIT, so both figures are durable rows per second. The run checks that every answer was 2xx with all 500
-//! events created, and that the event table grew by exactly the number posted.
+//! COMMIT, so both figures are durable rows per second. The run checks that every answer was
+//! 2xx with all 500 events created, and that the event table grew by exactly the number posted.
 //!
 //! Environment: `GRIDMAP_BENCH_URL` (the running gridmap, on PostGIS), `GRIDMAP_BENCH_TOKEN` (a
 //! token that may post events in the whole city 410600), `GRIDMAP_BENCH_DB` (its database);
