@@ -272,16 +272,12 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// An instant of `--as-of`: RFC 3339, or a day `YYYY-MM-DD` meaning its start in China
 /// Standard Time (UTC+8).
 fn parse_as_of(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    use chrono::TimeZone;
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&chrono::Utc));
     }
-    let china = chrono::FixedOffset::east_opt(8 * 3600).ok_or("China Standard Time")?;
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .and_then(|t| china.from_local_datetime(&t).single())
-        .map(|t| t.with_timezone(&chrono::Utc))
+        .and_then(crate::model::event_code::china_midnight)
         .ok_or_else(|| {
             format!(
                 "{text:?} is neither RFC 3339 (2026-11-01T08:00:00+08:00) nor a day (2026-11-01)"

@@ -5,9 +5,7 @@
 -- /tiles/{t}/{z}/{x}/{y}.pbf. THREADS is wrk's -t (thread i starts at i/THREADS of the list).
 -- TOKEN, when given, is sent as a bearer token on requests of the
 -- `buildings` tileset (gridmap's private tileset).
--- done() prints one line: "RESULT requests=N seconds=S rps=R p50_ms=A p99_ms=B errors=E
--- non2xx=F bytes=G"; non2xx counts 4xx/5xx answers (wrk's status errors), errors the socket
--- errors (connect, read, write, timeout).
+-- done() (result.lua, run from the repository root) prints the RESULT line.
 
 local counter = 0
 
@@ -44,12 +42,4 @@ function request()
     return r
 end
 
-function done(summary, latency, requests)
-    local seconds = summary.duration / 1e6
-    local e = summary.errors
-    io.write(string.format(
-        "RESULT requests=%d seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f errors=%d non2xx=%d bytes=%d\n",
-        summary.requests, seconds, summary.requests / seconds,
-        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        e.connect + e.read + e.write + e.timeout, e.status, summary.bytes))
-end
+dofile("scripts/bench-data/result.lua")

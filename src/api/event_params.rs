@@ -16,17 +16,16 @@
 //! Lists are trimmed, sorted by their text and without repeats (their canonical form, part of the tile cache
 //! key) and hold at most [`MAX_LIST_VALUES`] values, repeats counted (`too_many_values`).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::error::ApiError;
 use super::events::check_category;
 use crate::engine::events::EventFilter;
+use crate::model::event_code::china_midnight;
 use crate::model::{covers_whole_city, scope_prefix, EventSource, EventStatus, HandlingLevel};
 
 /// Most values one list parameter may hold.
 pub const MAX_LIST_VALUES: usize = 64;
-/// Seconds east of UTC of China Standard Time, the zone of a plain day.
-const CHINA_OFFSET_S: i32 = 8 * 3600;
 
 /// A refused parameter: the listing's stable code (`bad_status`, `bad_time`, …) and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,11 +112,7 @@ pub fn parse_time(name: &str, s: &str, end_of_day: bool) -> Result<DateTime<Utc>
     } else {
         Some(day)
     };
-    let china = FixedOffset::east_opt(CHINA_OFFSET_S);
-    day.and_then(|d| d.and_hms_opt(0, 0, 0))
-        .zip(china)
-        .and_then(|(t, zone)| zone.from_local_datetime(&t).single())
-        .map(|t| t.with_timezone(&Utc))
+    day.and_then(china_midnight)
         .ok_or_else(|| refuse("bad_time", format!("{name} {s:?} is out of range")))
 }
 

@@ -19,7 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use geojson::{Feature, FeatureCollection, JsonObject};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -31,14 +31,13 @@ use super::AppState;
 use crate::access::Principal;
 use crate::engine::events::{EventFilter, EventTally, SeriesMetric};
 use crate::engine::{Rollup, Snapshot};
-use crate::model::{scope_prefix, Area, EventStatus, HouseUse, Layer};
+use crate::model::event_code::{china_day, china_midnight, china_offset};
+use crate::model::{scope_prefix, Area, CareCounts, EventStatus, HouseUse, Layer};
 
 /// The window without `from`: this many days before `to`.
 pub const DEFAULT_WINDOW_DAYS: i64 = 30;
 /// Most buckets one trend line may hold.
 pub const MAX_BUCKETS: usize = 1_000;
-/// Seconds east of UTC of China Standard Time, the zone of days, weeks and months.
-const CHINA_OFFSET_S: i32 = 8 * 3600;
 
 /// Query of `GET /api/stats/areas/{code}` and `/children`.
 #[derive(Debug, Default, Deserialize)]
@@ -311,7 +310,7 @@ pub fn flat_columns() -> Vec<String> {
         ]
         .map(String::from),
     );
-    columns.extend(CARE_NAMES.iter().map(|c| format!("care_{c}")));
+    columns.extend(CareCounts::FIELDS.iter().map(|c| format!("care_{c}")));
     columns.extend(
         [
             "events",
@@ -331,20 +330,6 @@ pub fn flat_columns() -> Vec<String> {
     );
     columns
 }
-
-/// The care tags in the order of [`crate::engine::CareTotals`]'s fields.
-const CARE_NAMES: [&str; 10] = [
-    "elderly_alone",
-    "left_behind_children",
-    "disabled",
-    "low_income",
-    "released_prisoners",
-    "community_correction",
-    "severe_mental",
-    "drug_users",
-    "key_youth",
-    "party_members",
-];
 
 /// A row's values in [`flat_columns`] order.
 fn flat_values(s: &AreaStats) -> Vec<Value> {
@@ -366,7 +351,7 @@ fn flat_values(s: &AreaStats) -> Vec<Value> {
         json!(r.floating),
         json!(r.overseas),
     ]);
-    values.extend(CARE_NAMES.iter().map(|c| care[*c].clone()));
+    values.extend(CareCounts::FIELDS.iter().map(|c| care[*c].clone()));
     let e = s.events.as_ref();
     let count = |f: fn(&EventStats) -> u64| json!(e.map_or(0, f));
     values.extend([
@@ -488,16 +473,8 @@ pub fn bucket_edges(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<DateTime<Utc>>, ApiError> {
-    let china = FixedOffset::east_opt(CHINA_OFFSET_S)
-        .ok_or_else(|| ApiError::unavailable("China Standard Time offset"))?;
-    let day_of = |t: DateTime<Utc>| t.with_timezone(&china).date_naive();
-    let midnight = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| china.from_local_datetime(&t).single())
-            .map(|t| t.with_timezone(&Utc))
-    };
-    let last = day_of(to - Duration::seconds(1));
-    let mut day = interval.bucket_start(day_of(from));
+    let last = china_day(to - Duration::seconds(1));
+    let mut day = interval.bucket_start(china_day(from));
     let mut edges = Vec::new();
     while day <= last {
         if edges.len() > MAX_BUCKETS {
@@ -509,13 +486,13 @@ pub fn bucket_edges(
                 ),
             ));
         }
-        edges.extend(midnight(day));
+        edges.extend(china_midnight(day));
         day = match interval.next(day) {
             Some(next) => next,
             None => break,
         };
     }
-    edges.extend(midnight(day));
+    edges.extend(china_midnight(day));
     Ok(edges)
 }
 
@@ -553,8 +530,7 @@ pub async fn timeseries(
     let mut filter = EventFilter::at(window.now);
     filter.area_prefixes = vec![scope_prefix(&code).to_string()];
     let counts = snapshot.events().series(&filter, metric, &edges);
-    let china = FixedOffset::east_opt(CHINA_OFFSET_S)
-        .ok_or_else(|| ApiError::unavailable("China Standard Time offset"))?;
+    let china = china_offset();
     let points: Vec<Value> = edges
         .windows(2)
         .zip(counts)

@@ -23,6 +23,14 @@ pub fn china_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&china_offset()).date_naive()
 }
 
+/// The instant a China day starts (2024-05-01 starts at 2024-04-30T16:00Z); `None` only at
+/// the ends of chrono's range.
+pub fn china_midnight(day: NaiveDate) -> Option<DateTime<Utc>> {
+    day.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(china_offset()).single())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The `E{yyyymmdd}` prefix of the codes of a day.
 pub fn code_prefix_of_day(day: NaiveDate) -> String {
     format!("{CODE_LETTER}{}", day.format("%Y%m%d"))

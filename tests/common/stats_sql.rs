@@ -2,21 +2,7 @@
 //! schema: the reference `tests/stats.rs` compares the service with, and the anchor of
 //! `benches/stats.rs`.
 
-use gridmap::model::{EventStatus, HouseUse};
-
-/// The care tags, in the order of the population table's columns.
-const CARE: [&str; 10] = [
-    "elderly_alone",
-    "left_behind_children",
-    "disabled",
-    "low_income",
-    "released_prisoners",
-    "community_correction",
-    "severe_mental",
-    "drug_users",
-    "key_youth",
-    "party_members",
-];
+use gridmap::model::{CareCounts, EventStatus, HouseUse};
 
 /// What the statistics of the area with jurisdiction prefix `$1` are in SQL, in the API's shape
 /// (rates left out: they follow from the counts): events reported from `$2` to before `$3`,
@@ -31,7 +17,7 @@ pub fn area_sql() -> String {
             )
         })
         .collect();
-    let care: Vec<String> = CARE
+    let care: Vec<String> = CareCounts::FIELDS
         .iter()
         .map(|c| format!("'{c}', (SELECT coalesce(sum({c}), 0) FROM p)"))
         .collect();

@@ -1,7 +1,9 @@
--- wrk script of `scripts/bench events` (the listing): one request, repeated; done() prints the
--- same RESULT line as tiles.lua: "RESULT requests=N seconds=S rps=R p50_ms=A p99_ms=B
--- errors=E non2xx=F bytes=G".
---   wrk -H 'Authorization: Bearer T' ... -s page.lua URL
+-- The RESULT line of the benches' wrk runs: done() prints "RESULT requests=N seconds=S rps=R
+-- p50_ms=A p99_ms=B errors=E non2xx=F bytes=G"; non2xx counts 4xx/5xx answers (wrk's status
+-- errors), errors the socket errors (connect, read, write, timeout). Used alone for one
+-- repeated request (the listing of `scripts/bench events`:
+--   wrk -H 'Authorization: Bearer T' ... -s result.lua URL)
+-- and loaded by tiles.lua.
 
 function done(summary, latency, requests)
     local seconds = summary.duration / 1e6
