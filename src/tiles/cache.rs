@@ -9,12 +9,15 @@
 //!   tile grids, or bumps the tileset's content version when a box is huge (every tile of the
 //!   tileset becomes unreachable at once and ages out of the LRU);
 //!   [`TileCache::invalidate_points`] removes the tiles of event tilesets that could hold a
-//!   moved event, for every scope and every filter seen;
+//!   moved event, for every scope and filter;
+//! - cached tiles are also filed by their place (tileset, crs, z/x/y), so an invalidation costs
+//!   the tiles a change touches, never the number of scopes or filters ever requested (the wall
+//!   map's time slider makes a new filter string with every move);
 //! - a render that raced with an invalidation is served but not stored (see [`Ticket`]), so a
 //!   tile cut from an older snapshot can never be cached after the invalidation that concerns it.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -203,23 +206,69 @@ struct State {
     order: BTreeMap<u64, Key>,
     bytes: usize,
     versions: HashMap<String, u64>,
-    /// Every scope a tile was cached for, so invalidation reaches all of them.
-    scopes: HashSet<String>,
-    /// Every filter string a tile was cached for, likewise.
-    filters: HashSet<String>,
+    /// The keys cached at each place, by tileset: what an invalidation of that place removes
+    /// (every scope, filter and content version).
+    places: HashMap<String, HashMap<Place, Vec<Key>>>,
     epoch: u64,
 }
 
+/// Where a tile lies within its tileset: the grid it was cut in and z/x/y.
+type Place = (TileCrs, u8, u32, u32);
+
+fn place_of(tile: TileAt<'_>) -> Place {
+    (tile.crs, tile.z, tile.x, tile.y)
+}
+
 impl State {
+    fn insert(&mut self, key: Key, entry: Entry) {
+        self.bytes += entry.tile.weight();
+        self.order.insert(entry.queued, key.clone());
+        self.places
+            .entry(key.addr.tileset.clone())
+            .or_default()
+            .entry(place_of(key.addr.as_tile()))
+            .or_default()
+            .push(key.clone());
+        self.entries.insert(key, entry);
+    }
+
     fn remove(&mut self, key: &dyn AsKey) -> bool {
-        match self.entries.remove(key) {
-            Some(entry) => {
+        let Some(entry) = self.entries.remove(key) else {
+            return false;
+        };
+        self.order.remove(&entry.queued);
+        self.bytes -= entry.tile.weight();
+        let parts = key.parts();
+        if let Some(places) = self.places.get_mut(parts.tile.tileset) {
+            let place = place_of(parts.tile);
+            if let Some(keys) = places.get_mut(&place) {
+                keys.retain(|k| k.parts() != parts);
+                if keys.is_empty() {
+                    places.remove(&place);
+                }
+            }
+        }
+        true
+    }
+
+    /// Removes every tile cached at one place of `tileset`; returns how many there were.
+    fn remove_place(&mut self, tileset: &str, place: Place) -> u64 {
+        let Some(keys) = self
+            .places
+            .get_mut(tileset)
+            .and_then(|places| places.remove(&place))
+        else {
+            return 0;
+        };
+        let mut removed = 0;
+        for key in keys {
+            if let Some(entry) = self.entries.remove(&key) {
                 self.order.remove(&entry.queued);
                 self.bytes -= entry.tile.weight();
-                true
+                removed += 1;
             }
-            None => false,
         }
+        removed
     }
 
     /// Drops the least recently used tile; false when there is none. An entry used since it
@@ -235,9 +284,7 @@ impl State {
                 self.order.insert(used, key);
                 continue;
             }
-            if let Some(old) = self.entries.remove(&key) {
-                self.bytes -= old.tile.weight();
-            }
+            self.remove(&key);
             return true;
         }
         false
@@ -394,16 +441,12 @@ impl TileCache {
         state.remove(&ticket.key);
         while state.bytes + weight > self.max_bytes && state.evict_one() {}
         let tick = self.next_tick();
-        state.scopes.insert(ticket.key.addr.scope.clone());
-        state.filters.insert(ticket.key.filters.clone());
-        state.order.insert(tick, ticket.key.clone());
         let entry = Entry {
             tile,
             queued: tick,
             used: AtomicU64::new(tick),
         };
-        state.entries.insert(ticket.key, entry);
-        state.bytes += weight;
+        state.insert(ticket.key, entry);
     }
 
     /// Whether a tile is cached for `addr` at the current version (for tests and diagnostics).
@@ -435,20 +478,14 @@ impl TileCache {
         if boxes.is_empty() {
             return;
         }
-        let scopes: Vec<String> = state.scopes.iter().cloned().collect();
         let shifted = gcj02_boxes(boxes);
         for tileset in tilesets.tilesets.iter().filter(|t| !t.is_event_based()) {
-            let removed = invalidate_tileset(&mut state, tileset, boxes, &scopes, TileCrs::Wgs84)
-                + invalidate_tileset(&mut state, tileset, &shifted, &scopes, TileCrs::Gcj02);
-            if removed > 0 {
-                metrics::counter!(INVALIDATIONS_METRIC, "tileset" => tileset.name.clone())
-                    .increment(removed);
-            }
+            let removed = invalidate_tileset(&mut state, tileset, boxes, TileCrs::Wgs84)
+                + invalidate_tileset(&mut state, tileset, &shifted, TileCrs::Gcj02);
+            count_invalidations(tileset, removed);
         }
     }
-}
 
-impl TileCache {
     /// Removes every cached tile of the event tilesets that could hold an event at one of
     /// `points` (old and new positions of the events an apply moved), at every zoom, for every
     /// scope and filter; see the module rules. Other tilesets are left alone.
@@ -458,37 +495,22 @@ impl TileCache {
         if points.is_empty() {
             return;
         }
-        let scopes: Vec<String> = state.scopes.iter().cloned().collect();
-        let filters: Vec<String> = state.filters.iter().cloned().collect();
         for tileset in tilesets.tilesets.iter().filter(|t| t.is_event_based()) {
-            let version = state.version(&tileset.name);
             let mut removed = 0;
             for z in tileset.minzoom..=tileset.maxzoom {
                 for (x, y) in event_tiles(tileset, z, points) {
-                    for scope in &scopes {
-                        for f in &filters {
-                            let key = Key {
-                                addr: TileAddr {
-                                    tileset: tileset.name.clone(),
-                                    z,
-                                    x,
-                                    y,
-                                    scope: scope.clone(),
-                                    crs: TileCrs::Wgs84,
-                                },
-                                version,
-                                filters: f.clone(),
-                            };
-                            removed += u64::from(state.remove(&key));
-                        }
-                    }
+                    removed += state.remove_place(&tileset.name, (TileCrs::Wgs84, z, x, y));
                 }
             }
-            if removed > 0 {
-                metrics::counter!(INVALIDATIONS_METRIC, "tileset" => tileset.name.clone())
-                    .increment(removed);
-            }
+            count_invalidations(tileset, removed);
         }
+    }
+}
+
+fn count_invalidations(tileset: &Tileset, removed: u64) {
+    if removed > 0 {
+        metrics::counter!(INVALIDATIONS_METRIC, "tileset" => tileset.name.clone())
+            .increment(removed);
     }
 }
 
@@ -497,7 +519,6 @@ fn invalidate_tileset(
     state: &mut State,
     tileset: &Tileset,
     boxes: &[Rect<f64>],
-    scopes: &[String],
     crs: TileCrs,
 ) -> u64 {
     let mut removed = 0;
@@ -508,24 +529,9 @@ fn invalidate_tileset(
             metrics::counter!(VERSION_BUMPS_METRIC, "tileset" => tileset.name.clone()).increment(1);
             return removed;
         };
-        let version = state.version(&tileset.name);
         for range in ranges {
             for (x, y) in range.tiles() {
-                for scope in scopes {
-                    let key = Key {
-                        addr: TileAddr {
-                            tileset: tileset.name.clone(),
-                            z,
-                            x,
-                            y,
-                            scope: scope.clone(),
-                            crs,
-                        },
-                        version,
-                        filters: String::new(),
-                    };
-                    removed += u64::from(state.remove(&key));
-                }
+                removed += state.remove_place(&tileset.name, (crs, z, x, y));
             }
         }
     }
@@ -727,6 +733,37 @@ mod tests {
             Lookup::Miss(t) => t,
             Lookup::Hit(_) => panic!("unexpected hit for {a:?}"),
         }
+    }
+
+    /// Tiles cached under many filter strings, then evicted or invalidated, leave nothing
+    /// filed behind: what an invalidation walks is bounded by what is cached.
+    #[test]
+    fn places_hold_only_what_is_cached() {
+        let one = tile(&[1; 100]);
+        let cache = TileCache::new(one.weight() * 4);
+        let (lon, lat) = (114.297, 35.748);
+        let here = crate::tiles::TileId::containing(14, lon, lat).expect("tile");
+        let events = TileAddr {
+            tileset: "events".into(),
+            ..addr(14, here.x, here.y, "410600")
+        };
+        for i in 0..50 {
+            let filters = format!("from={i}");
+            cache.store(cache_miss_filtered(&cache, &events, &filters), one.clone());
+        }
+        let filed = |cache: &TileCache| -> usize {
+            let state = cache.read();
+            state
+                .places
+                .values()
+                .flat_map(|p| p.values())
+                .map(Vec::len)
+                .sum()
+        };
+        assert_eq!(filed(&cache), 4, "only the four tiles the budget keeps");
+        cache.invalidate_points(&sets(), &[WorldPoint::from_lonlat(lon, lat)]);
+        assert_eq!(filed(&cache), 0);
+        assert_eq!(cache.bytes(), 0);
     }
 
     #[test]
