@@ -14,6 +14,7 @@
 //! stream never holds more than one chunk.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use geo::{BoundingRect, Centroid, Contains};
@@ -27,6 +28,7 @@ use super::names::{self, SiteKind};
 use super::random::{normal, stream, weighted_index, Purpose};
 use super::City;
 use crate::model::area::city_code;
+use crate::model::category_names::CategoryNames;
 use crate::model::deadline_hours::Deadlines;
 use crate::model::event_code::format_code;
 use crate::model::{
@@ -48,11 +50,11 @@ pub fn fixed_as_of() -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// One event category: GB/T 30428.2-style code, name, the department handling it
-/// above the community, weights in urban and rural grids, and a description.
+/// One event category: GB/T 30428.2-style code, the department handling it above the
+/// community, weights in urban and rural grids, and a description. Its name is the catalog's
+/// (`events/categories.toml`).
 pub struct Category {
     pub code: &'static str,
-    pub name: &'static str,
     pub department: &'static str,
     urban: f64,
     rural: f64,
@@ -81,7 +83,6 @@ pub fn department_of(code: &str) -> &'static str {
 const CATEGORIES: &[Category] = &[
     Category {
         code: "0101",
-        name: "道路破损",
         department: "住房和城乡建设局",
         urban: 6.0,
         rural: 6.0,
@@ -89,7 +90,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0102",
-        name: "井盖缺失",
         department: "住房和城乡建设局",
         urban: 3.0,
         rural: 1.0,
@@ -97,7 +97,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0103",
-        name: "路灯损坏",
         department: "城市管理局",
         urban: 4.0,
         rural: 2.0,
@@ -105,7 +104,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0201",
-        name: "乱贴乱画",
         department: "城市管理局",
         urban: 4.0,
         rural: 1.0,
@@ -113,7 +111,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0203",
-        name: "占道经营",
         department: "城市管理局",
         urban: 9.0,
         rural: 2.0,
@@ -121,7 +118,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0205",
-        name: "暴露垃圾",
         department: "城市管理局",
         urban: 7.0,
         rural: 8.0,
@@ -129,7 +125,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0301",
-        name: "违法建设",
         department: "自然资源和规划局",
         urban: 2.0,
         rural: 5.0,
@@ -137,7 +132,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0305",
-        name: "乱堆物料",
         department: "城市管理局",
         urban: 5.0,
         rural: 6.0,
@@ -145,7 +139,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0401",
-        name: "噪音扰民",
         department: "生态环境局",
         urban: 5.0,
         rural: 1.5,
@@ -153,7 +146,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0402",
-        name: "油烟污染",
         department: "生态环境局",
         urban: 3.0,
         rural: 0.5,
@@ -161,7 +153,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0502",
-        name: "消防隐患",
         department: "消防救援支队",
         urban: 4.0,
         rural: 3.0,
@@ -169,7 +160,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0503",
-        name: "安全隐患",
         department: "应急管理局",
         urban: 2.0,
         rural: 3.0,
@@ -177,7 +167,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0601",
-        name: "矛盾纠纷",
         department: "司法局",
         urban: 5.0,
         rural: 8.0,
@@ -185,7 +174,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0602",
-        name: "劳资纠纷",
         department: "人力资源和社会保障局",
         urban: 2.0,
         rural: 2.0,
@@ -193,7 +181,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0701",
-        name: "食品安全",
         department: "市场监督管理局",
         urban: 2.0,
         rural: 1.0,
@@ -201,7 +188,6 @@ const CATEGORIES: &[Category] = &[
     },
     Category {
         code: "0801",
-        name: "校园周边",
         department: "教育局",
         urban: 1.0,
         rural: 0.5,
@@ -508,6 +494,16 @@ fn hotspots(city: &City) -> Vec<Hotspot> {
     out
 }
 
+/// The built-in category catalog, parsed once.
+static CATEGORY_NAMES: LazyLock<CategoryNames> = LazyLock::new(CategoryNames::builtin);
+
+impl Category {
+    /// The catalog's name of this category.
+    pub fn name(&self) -> &'static str {
+        CATEGORY_NAMES.name(self.code).unwrap_or(self.code)
+    }
+}
+
 fn category(code: &str) -> &'static Category {
     CATEGORIES
         .iter()
@@ -676,7 +672,7 @@ impl Plan {
             code: format_code(day, k as u32),
             external_id: Some(format!("{}-{index}", source.as_str())),
             idempotency_scope: self.key_scope.clone(),
-            title: format!("{}：{}", community, place.category.name),
+            title: format!("{}：{}", community, place.category.name()),
             category: place.category.code.to_string(),
             source,
             content: format!("{where_}附近{}，请尽快处理。", place.category.detail),
@@ -894,6 +890,19 @@ fn history(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_generated_category_and_its_major_is_named_in_the_catalog() {
+        let catalog = CategoryNames::builtin();
+        for c in CATEGORIES {
+            assert!(catalog.name(c.code).is_some(), "{} has no name", c.code);
+            assert!(
+                catalog.name(&c.code[..2]).is_some(),
+                "{} has no major",
+                c.code
+            );
+        }
+    }
 
     #[test]
     fn day_counts_add_up_and_weekends_are_quieter() {

@@ -10,6 +10,7 @@ pub mod area;
 pub mod area_code;
 pub mod basemap;
 pub mod building;
+pub mod category_names;
 pub mod deadline_hours;
 pub mod event;
 pub mod event_code;

@@ -96,7 +96,7 @@ impl Feed {
             external_id: Some(format!("demo-{}", uuid::Uuid::new_v4())),
             source,
             category: report.code.to_string(),
-            title: report.name.to_string(),
+            title: report.name().to_string(),
             content: report.detail.to_string(),
             reporter_name: None,
             reporter_phone: None,
