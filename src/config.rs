@@ -38,6 +38,10 @@ pub enum ConfigError {
     Listen(String),
     #[error("invalid [event_deadlines] in the config file: {0}")]
     Deadlines(String),
+    #[error("invalid [event_categories] in the config file: {0}")]
+    Categories(String),
+    #[error("invalid [satellite] in the config file: {0}")]
+    Satellite(String),
     #[error("{key} in the config file must be at least 1")]
     Zero { key: &'static str },
     #[error("trusted_proxies entry {0:?} is not an IP address or network such as 127.0.0.1 or 10.0.0.0/8")]
@@ -68,6 +72,11 @@ pub struct FileConfig {
     /// Event deadline hours over the built-in `events/deadlines.toml` (same shape:
     /// `[event_deadlines.default]`, `[event_deadlines.category."0102"]`).
     pub event_deadlines: Option<crate::model::deadline_hours::Deadlines>,
+    /// Event category names over the built-in `events/categories.toml` (same shape:
+    /// `[event_categories.names]`, `"0102" = "井盖缺失"`).
+    pub event_categories: Option<crate::model::category_names::CategoryNames>,
+    /// A satellite basemap the service fetches for its map clients (`[satellite]`).
+    pub satellite: Option<SatelliteConfig>,
     /// Seconds a client has to send a request's line and headers before it is disconnected.
     pub header_read_timeout_s: Option<u64>,
     /// Seconds a connection may stay open with no request in progress.
@@ -141,6 +150,51 @@ pub struct ApiKeyConfig {
     pub origins: Vec<String>,
 }
 
+/// The satellite basemap: Tianditu's (天地图) imagery by default. The service fetches the tiles
+/// with the key and hands them on at `/rasters/satellite/{z}/{x}/{y}`, so the key never reaches
+/// a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SatelliteConfig {
+    /// The Tianditu key (`tk`), or whatever the upstream template's `{key}` stands for.
+    pub key: String,
+    /// The upstream tile URL with `{z}`, `{x}`, `{y}` and `{key}`; default
+    /// [`TIANDITU_IMAGERY_URL`].
+    pub url: Option<String>,
+    /// The deepest zoom the upstream serves (default 18).
+    pub maxzoom: Option<u8>,
+}
+
+/// Tianditu's Web Mercator imagery (img_w) as WMTS tiles.
+pub const TIANDITU_IMAGERY_URL: &str = "https://t0.tianditu.gov.cn/img_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=img&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}";
+
+/// The deepest zoom of Tianditu's imagery.
+pub const DEFAULT_SATELLITE_MAXZOOM: u8 = 18;
+
+impl SatelliteConfig {
+    /// The upstream template, checked to hold every placeholder.
+    pub fn url_template(&self) -> Result<String, ConfigError> {
+        let url = self
+            .url
+            .clone()
+            .unwrap_or_else(|| TIANDITU_IMAGERY_URL.to_string());
+        let missing: Vec<&str> = ["{z}", "{x}", "{y}", "{key}"]
+            .into_iter()
+            .filter(|p| !url.contains(p))
+            .collect();
+        if !(url.starts_with("http://") || url.starts_with("https://")) || !missing.is_empty() {
+            return Err(ConfigError::Satellite(format!(
+                "url must be an http(s) URL holding {{z}}, {{x}}, {{y}} and {{key}}; {url:?} lacks {}",
+                if missing.is_empty() { "the scheme".to_string() } else { missing.join(", ") }
+            )));
+        }
+        if self.key.trim().is_empty() {
+            return Err(ConfigError::Satellite("key is empty".into()));
+        }
+        Ok(url)
+    }
+}
+
 impl FileConfig {
     /// Reads a config file.
     pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -182,10 +236,14 @@ pub struct Config {
     pub api_keys: Vec<ApiKeyConfig>,
     /// Event deadline hours: the built-in table with the config file's entries on top.
     pub event_deadlines: crate::model::deadline_hours::Deadlines,
+    /// Event category names: the built-in catalog with the config file's names on top.
+    pub event_categories: crate::model::category_names::CategoryNames,
     /// Timeouts and the cap of HTTP connections.
     pub connections: ConnectionLimits,
     /// The proxies whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// The satellite basemap, when a key is configured.
+    pub satellite: Option<SatelliteConfig>,
 }
 
 /// Values given on the command line or in the environment (clap merges the two; flags win).
@@ -238,6 +296,17 @@ impl Config {
                 &file.event_deadlines.unwrap_or_default(),
             )
             .map_err(ConfigError::Deadlines)?,
+            event_categories: crate::model::category_names::CategoryNames::with_overrides(
+                &file.event_categories.unwrap_or_default(),
+            )
+            .map_err(ConfigError::Categories)?,
+            satellite: match file.satellite {
+                Some(s) => Some(SatelliteConfig {
+                    url: Some(s.url_template()?),
+                    ..s
+                }),
+                None => None,
+            },
             connections,
             trusted_proxies,
         })

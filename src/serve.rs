@@ -152,6 +152,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         api_keys: Arc::new(ApiKeys::new(&config.api_keys)?),
         clock: clock.clone(),
         deadlines: Arc::new(config.event_deadlines.clone()),
+        categories: Arc::new(config.event_categories.clone()),
+        satellite: match &config.satellite {
+            Some(s) => Some(Arc::new(crate::tiles::satellite::SatelliteProxy::new(s)?)),
+            None => None,
+        },
         writes: writes.clone(),
     });
     let listener = TcpListener::bind(config.listen).await?;

@@ -4,6 +4,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use geo::BoundingRect;
 use geojson::{Feature, FeatureCollection, JsonObject};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -89,6 +90,90 @@ pub async fn lookup(
         "chain": chain.into_iter().map(ChainLink::from).collect::<Vec<_>>(),
         "other_layers": others,
     })))
+}
+
+/// Most hits `GET /api/areas?q=` answers.
+pub const MAX_SEARCH_HITS: usize = 50;
+const DEFAULT_SEARCH_HITS: usize = 10;
+
+/// Query of `GET /api/areas`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    /// A code or its start (digits), or part of a name.
+    pub q: String,
+    /// Hits wanted, 1–50 (default 10).
+    pub limit: Option<usize>,
+}
+
+/// One hit of an area search: enough to list it and fly to it.
+#[derive(Debug, Serialize)]
+pub struct SearchHit {
+    pub code: String,
+    pub name: String,
+    pub level: &'static str,
+    pub layer: String,
+    pub parent_code: Option<String>,
+    /// The names of its ancestors, from the top down (for telling two 新华社区 apart).
+    pub path: Vec<String>,
+    /// `[west, south, east, north]`, longitude/latitude.
+    pub bbox: Option<[f64; 4]>,
+}
+
+/// `GET /api/areas?q=&limit=`: the areas in the caller's jurisdiction whose code starts with
+/// `q` (digits) or whose name contains it, best match first (`engine::area_search`).
+pub async fn search(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(DEFAULT_SEARCH_HITS);
+    if !(1..=MAX_SEARCH_HITS).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "bad_limit",
+            format!("limit must be between 1 and {MAX_SEARCH_HITS}, not {limit}"),
+        ));
+    }
+    if q.q.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_query",
+            "q is empty: give part of an area's name or the start of its code",
+        ));
+    }
+    let snapshot = state.engine.snapshot();
+    let hits: Vec<SearchHit> = snapshot
+        .search_areas(&q.q, |a| principal.covers(&a.code), limit)
+        .into_iter()
+        .map(|a| SearchHit {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            level: a.level.as_str(),
+            layer: a.layer.as_str().into_owned(),
+            parent_code: a.parent_code.clone(),
+            path: ancestor_names(&snapshot, a),
+            bbox: a
+                .geometry
+                .bounding_rect()
+                .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]),
+        })
+        .collect();
+    Ok(Json(json!({ "query": q.q.trim(), "areas": hits })))
+}
+
+/// The names of `area`'s ancestors, from the top down (at most as many as there are levels,
+/// so a parent cycle in imported data cannot loop).
+fn ancestor_names(snapshot: &crate::engine::Snapshot, area: &Area) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut parent = area.parent_code.as_deref();
+    while let Some(p) = parent.and_then(|code| snapshot.area(code)) {
+        if names.len() >= crate::model::Level::ALL.len() {
+            break;
+        }
+        names.push(p.name.clone());
+        parent = p.parent_code.as_deref();
+    }
+    names.reverse();
+    names
 }
 
 /// `GET /api/areas/{code}`: the area as a GeoJSON Feature with attributes and rollup.

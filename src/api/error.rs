@@ -71,6 +71,24 @@ impl ApiError {
     }
 }
 
+/// The satellite upstream's refusals: 400 beyond its zoom, 404 for a tile it lacks, 502 when
+/// it failed (the message never holds its URL, which holds the key).
+impl From<crate::tiles::satellite::SatelliteError> for ApiError {
+    fn from(e: crate::tiles::satellite::SatelliteError) -> ApiError {
+        use crate::tiles::satellite::SatelliteError;
+        let (status, code) = match e {
+            SatelliteError::TooDeep { .. } => (StatusCode::BAD_REQUEST, "bad_tile"),
+            SatelliteError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
+            SatelliteError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});

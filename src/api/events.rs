@@ -520,6 +520,11 @@ async fn scoped_event(
     }
 }
 
+/// `GET /api/events/categories`: the category catalog, so clients show names for codes.
+pub async fn categories(State(state): State<AppState>, _principal: Principal) -> Json<Value> {
+    Json(json!({ "categories": state.categories.list() }))
+}
+
 /// `GET /api/events/{code}`: the details the seed asks for (事发地点, 上报人, 上报时间, 事件内容,
 /// phone, 处理进度 with the timeline, 事件评价).
 pub async fn event(

@@ -13,6 +13,7 @@ pub mod health;
 pub mod home;
 pub mod metrics;
 pub mod openapi;
+pub mod satellite;
 pub mod stats;
 pub mod styles;
 pub mod tiles;
@@ -77,6 +78,10 @@ pub struct Services {
     pub clock: crate::clock::Clock,
     /// Event deadline hours per category and level (限时办结).
     pub deadlines: Arc<crate::model::deadline_hours::Deadlines>,
+    /// Event category names (事件分类), for people reading codes.
+    pub categories: Arc<crate::model::category_names::CategoryNames>,
+    /// The satellite basemap proxy, when a key is configured.
+    pub satellite: Option<Arc<crate::tiles::satellite::SatelliteProxy>>,
     /// Where every write goes: store, engine, tile cache, live subscribers.
     pub writes: Arc<crate::write::WritePath>,
 }
@@ -168,18 +173,21 @@ fn layered_routes() -> Vec<Route> {
         Route::get("/metrics", metrics::render),
         Route::get("/openapi.json", openapi::serve),
         Route::get("/api/lookup", areas::lookup),
+        Route::get("/api/areas", areas::search),
         Route::get("/api/areas/{code}", areas::area),
         Route::get("/api/areas/{code}/children", areas::children),
         Route::get("/api/stats/areas/{code}", stats::area),
         Route::get("/api/stats/areas/{code}/children", stats::children),
         Route::get("/api/stats/timeseries", stats::timeseries),
         Route::get("/api/events", event_list::list),
+        Route::get("/api/events/categories", events::categories),
         Route::post("/api/events", events::ingest),
         Route::get("/api/events/{code}", events::event),
         Route::post("/api/events/{code}/transitions", events::transition),
         Route::get("/tiles", tiles::catalog),
         Route::get("/tiles/{tileset}", tiles::tilejson),
         Route::get("/styles/{name}", styles::style),
+        Route::get(satellite::SATELLITE_ROUTE, satellite::tile),
         Route::get(
             "/fonts/{fontstack}/{range}",
             fonts::glyphs.layer(CompressionLayer::new()),

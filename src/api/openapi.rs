@@ -97,6 +97,23 @@ fn map_security() -> Value {
 
 fn tile_paths() -> Value {
     json!({
+        "/rasters/satellite/{z}/{x}/{y}": {"get": {
+            "summary": "One satellite imagery tile (Tianditu by default), fetched by the service with the configured key, which never reaches the client; the styles list it as the hidden layer satellite when configured",
+            "security": [{"bearer": []}, {"api_key": []}, {"api_key_header": []}],
+            "parameters": [
+                {"name": "z", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": 24}},
+                {"name": "x", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}},
+                {"name": "y", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}},
+                {"name": "key", "in": "query", "description": "an API key, instead of a header", "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "the image as the upstream sent it", "content": {"image/jpeg": {}, "image/png": {}}},
+                "400": error_response("bad_tile: not a tile address, or deeper than the imagery"),
+                "401": error_response("unauthorized: no token or API key"),
+                "404": error_response("not_configured (no [satellite] table), not_found (the upstream has no such tile)"),
+                "502": error_response("upstream_failed: the upstream did not answer with an image")
+            }
+        }},
         "/tiles": {"get": {
             "summary": "The tilesets: name, description, public flag, zoom range and TileJSON URL",
             "security": map_security(),
@@ -206,6 +223,19 @@ fn event_paths() -> Value {
                 }
             }
         },
+        "/api/events/categories": {"get": {
+            "summary": "The event category catalog (事件分类): code, name, major class and its name, in code order; from events/categories.toml and the config file's [event_categories]",
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "the catalog", "content": {"application/json": {"schema": {"type": "object", "required": ["categories"], "properties": {
+                    "categories": {"type": "array", "items": {"type": "object", "required": ["code", "name", "major"], "properties": {
+                        "code": {"type": "string"}, "name": {"type": "string"}, "major": {"type": "string"},
+                        "major_name": {"type": ["string", "null"]}
+                    }}}
+                }}}}},
+                "401": error_response("missing or invalid token")
+            }
+        }},
         "/api/events/{code}": {"get": {
             "summary": "One event: place with its area chain, reporter (phone masked unless dispatcher/admin), report time, content, status, deadline, overdue, card, timeline, evaluation, allowed actions",
             "security": [{"bearer": []}],
@@ -302,6 +332,33 @@ fn stats_paths() -> Value {
                     "area": {"type": "string"}, "metric": {"type": "string"}, "interval": {"type": "string"}, "as_of": {"type": "string"},
                     "points": {"type": "array", "items": {"type": "object", "properties": {"start": {"type": "string"}, "end": {"type": "string"}, "value": {"type": "integer"}}}}
                 }}}}}))
+            }}
+    })
+}
+
+/// The area search (`api::areas::search`).
+fn area_search_paths() -> Value {
+    json!({
+            "/api/areas": {"get": {
+                "summary": "Search areas in the caller's jurisdiction: digits match the start of a code, anything else part of a name (ASCII letters in any case); best match first (exact, then start, then inside), then from the top of the hierarchy down",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "q", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1, "pattern": "\\S"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}}
+                ],
+                "responses": {
+                    "200": {"description": "the hits", "content": {"application/json": {"schema": {"type": "object", "required": ["query", "areas"], "properties": {
+                        "query": {"type": "string"},
+                        "areas": {"type": "array", "items": {"type": "object", "required": ["code", "name", "level", "layer", "path"], "properties": {
+                            "code": {"type": "string"}, "name": {"type": "string"}, "level": {"type": "string"}, "layer": {"type": "string"},
+                            "parent_code": {"type": ["string", "null"]},
+                            "path": {"type": "array", "items": {"type": "string"}},
+                            "bbox": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
+                        }}}
+                    }}}}},
+                    "400": error_response("bad_query, bad_limit, empty_query"),
+                    "401": error_response("missing or invalid token")
+                }
             }}
     })
 }
@@ -436,6 +493,11 @@ pub fn document() -> Value {
     });
     if let (Some(paths), Value::Object(tiles)) = (doc["paths"].as_object_mut(), tile_paths()) {
         paths.extend(tiles);
+    }
+    if let (Some(paths), Value::Object(search)) =
+        (doc["paths"].as_object_mut(), area_search_paths())
+    {
+        paths.extend(search);
     }
     if let (Some(paths), Value::Object(stats)) = (doc["paths"].as_object_mut(), stats_paths()) {
         paths.extend(stats);

@@ -41,10 +41,22 @@ pub fn render(name: &str, base: &str) -> Option<String> {
     Some(template.replace(BASE_PLACEHOLDER, escaped))
 }
 
+/// The satellite basemap as a style lists it: its tile URL template and deepest zoom.
+struct SatelliteSource {
+    tiles: String,
+    maxzoom: u8,
+}
+
 /// The style with `suffix` (a query such as `?key=…`) added to every source's TileJSON URL,
-/// so a map embedded with an API key fetches its TileJSON, and through it its tiles, with it.
-fn with_source_query(style: String, suffix: &str) -> Result<String, ApiError> {
-    if suffix.is_empty() {
+/// so a map embedded with an API key fetches its TileJSON, and through it its tiles, with it;
+/// and, when a satellite basemap is configured, its raster source with the layer `satellite`
+/// just above the background, hidden until a client shows it.
+fn finish(
+    style: String,
+    suffix: &str,
+    satellite: Option<SatelliteSource>,
+) -> Result<String, ApiError> {
+    if suffix.is_empty() && satellite.is_none() {
         return Ok(style);
     }
     let mut value: serde_json::Value = serde_json::from_str(&style).map_err(|e| ApiError {
@@ -57,6 +69,33 @@ fn with_source_query(style: String, suffix: &str) -> Result<String, ApiError> {
             if let Some(url) = source["url"].as_str() {
                 source["url"] = serde_json::Value::String(format!("{url}{suffix}"));
             }
+        }
+        if let Some(s) = &satellite {
+            sources.insert(
+                "satellite".into(),
+                serde_json::json!({
+                    "type": "raster",
+                    "tiles": [format!("{}{suffix}", s.tiles)],
+                    "tileSize": 256,
+                    "maxzoom": s.maxzoom,
+                    "attribution": "卫星影像 © 天地图"
+                }),
+            );
+        }
+    }
+    if satellite.is_some() {
+        if let Some(layers) = value["layers"].as_array_mut() {
+            let above_background = layers
+                .iter()
+                .position(|l| l["type"] == "background")
+                .map_or(0, |i| i + 1);
+            layers.insert(
+                above_background,
+                serde_json::json!({
+                    "id": "satellite", "type": "raster", "source": "satellite",
+                    "layout": {"visibility": "none"}
+                }),
+            );
         }
     }
     Ok(value.to_string())
@@ -82,7 +121,11 @@ pub async fn style(
 ) -> Result<Response, ApiError> {
     let base = base_url(state.public_url.as_deref(), &headers)?;
     let style = render(&name, &base).ok_or_else(|| unknown_style(&name))?;
-    let body = with_source_query(style, &query_suffix(&viewer.url_params()))?;
+    let satellite = state.satellite.as_ref().map(|proxy| SatelliteSource {
+        tiles: format!("{base}{}", super::satellite::SATELLITE_ROUTE),
+        maxzoom: proxy.maxzoom(),
+    });
+    let body = finish(style, &query_suffix(&viewer.url_params()), satellite)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

@@ -342,7 +342,7 @@ fn city_center(snapshot: &Snapshot, bounds: Option<Rect<f64>>) -> (f64, f64) {
 }
 
 /// A parsed tile address from the path (`y` may end in `.pbf` or `.mvt`).
-fn parse_address(z: &str, x: &str, y: &str) -> Result<TileId, ApiError> {
+pub(super) fn parse_address(z: &str, x: &str, y: &str) -> Result<TileId, ApiError> {
     let y = y
         .strip_suffix(".pbf")
         .or_else(|| y.strip_suffix(".mvt"))

@@ -185,6 +185,11 @@ impl AreaIndex {
         self.by_code.get(code)
     }
 
+    /// Every area of every layer, in no particular order.
+    pub fn areas(&self) -> impl Iterator<Item = &Area> {
+        self.by_code.values().map(|a| &a.area)
+    }
+
     /// Number of areas of every layer.
     pub fn len(&self) -> usize {
         self.by_code.len()

@@ -14,6 +14,7 @@
 
 mod apply;
 mod area_index;
+mod area_search;
 mod basemap_index;
 mod building_index;
 pub mod events;

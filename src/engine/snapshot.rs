@@ -62,6 +62,17 @@ impl Snapshot {
         self.areas.get(code).map(|a| &a.area)
     }
 
+    /// At most `limit` areas of every layer matching what a person typed (a code or its start,
+    /// or part of a name; see `area_search`), among those `visible` lets through, best first.
+    pub fn search_areas(
+        &self,
+        query: &str,
+        visible: impl Fn(&Area) -> bool,
+        limit: usize,
+    ) -> Vec<&Area> {
+        super::area_search::search(&self.areas, query, visible, limit)
+    }
+
     /// Direct children (`parent_code == code`) of every layer, sorted by code.
     pub fn children(&self, code: &str) -> Vec<&Area> {
         self.areas.children(code).map(|a| &a.area).collect()

@@ -29,6 +29,7 @@ pub mod pmtiles;
 mod prepared_buildings;
 mod render;
 pub mod render_cost;
+pub mod satellite;
 pub mod service;
 mod simplified_layers;
 mod simplify_shared_borders;

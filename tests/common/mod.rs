@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod gdal;
 pub mod records;
+pub mod satellite_upstream;
 pub mod stats_sql;
 
 /// The PostgreSQL server the suite uses (set by `scripts/test`): a URL without a database name
@@ -115,8 +116,10 @@ pub fn test_config(store: StoreLocation) -> Config {
         fonts_dir: gridmap::config::DEFAULT_FONTS_DIR.into(),
         api_keys: Vec::new(),
         event_deadlines: gridmap::model::deadline_hours::Deadlines::builtin(),
+        event_categories: gridmap::model::category_names::CategoryNames::builtin(),
         connections: gridmap::config::ConnectionLimits::default(),
         trusted_proxies: gridmap::config::TrustedProxies::default(),
+        satellite: None,
     }
 }
 
