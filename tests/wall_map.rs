@@ -1,7 +1,8 @@
 //! The wall map at `/` in headless Chromium: `web/tests/wall_map.mjs` (playwright-core driving
 //! Debian's chromium, both installed by `scripts/test`) against a server on a sample city whose
-//! history ends now, so the page's default window holds events. The checks themselves are in
-//! the script; this test starts the server, runs it and fails with its output.
+//! history ends now, so the page's default window holds events, with the satellite basemap
+//! configured on a local stand-in for Tianditu. The checks themselves are in the script; this
+//! test starts the server, runs it and fails with its output.
 
 mod common;
 
@@ -30,9 +31,10 @@ async fn the_wall_map_works_in_chromium() {
             .await
             .expect("generate a current sample city");
     }
-    let server = gridmap::serve::start(&common::test_config(StoreLocation::Gpkg(path)))
-        .await
-        .expect("server");
+    let upstream = common::satellite_upstream::start().await;
+    let mut config = common::test_config(StoreLocation::Gpkg(path));
+    config.satellite = Some(upstream.config(common::satellite_upstream::KEY));
+    let server = gridmap::serve::start(&config).await.expect("server");
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wall-map");
     let url = server.url();
@@ -48,6 +50,7 @@ async fn the_wall_map_works_in_chromium() {
                 common::token(STREET, &[Role::Viewer]),
             )
             .env("GRIDMAP_ARTIFACTS", &artifacts)
+            .env("GRIDMAP_SATELLITE_KEY", common::satellite_upstream::KEY)
             .output()
     })
     .await
@@ -59,6 +62,10 @@ async fn the_wall_map_works_in_chromium() {
     assert!(
         output.status.success(),
         "the wall-map checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        upstream.asked() > 0,
+        "the satellite tiles came from the upstream"
     );
     server.stop().await.expect("stop");
 }

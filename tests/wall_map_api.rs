@@ -125,7 +125,10 @@ async fn area_search_equals_sql_in_every_scope_and_ranks_best_first() {
     // An exact name comes first; ranks then run from the top of the hierarchy down.
     let (_, answer) = get(&format!("{base}/api/areas?q=鹤山区"), &city).await;
     assert_eq!(answer["areas"][0]["code"], "410602", "{answer}");
-    assert_eq!(answer["areas"][0]["path"], serde_json::json!(["鹤壁市"]));
+    assert_eq!(
+        answer["areas"][0]["path"],
+        serde_json::json!([{"code": "410600", "name": "鹤壁市", "level": "city", "layer": "base"}])
+    );
     let bbox = answer["areas"][0]["bbox"].as_array().expect("bbox");
     assert!(bbox[0].as_f64() < bbox[2].as_f64() && bbox[1].as_f64() < bbox[3].as_f64());
     let (_, answer) = get(&format!("{base}/api/areas?q=410611&limit=50"), &city).await;

@@ -113,8 +113,8 @@ pub struct SearchHit {
     pub level: &'static str,
     pub layer: String,
     pub parent_code: Option<String>,
-    /// The names of its ancestors, from the top down (for telling two 新华社区 apart).
-    pub path: Vec<String>,
+    /// Its ancestors, from the top down (for telling two 新华社区 apart, and for breadcrumbs).
+    pub path: Vec<ChainLink>,
     /// `[west, south, east, north]`, longitude/latitude.
     pub bbox: Option<[f64; 4]>,
 }
@@ -150,7 +150,7 @@ pub async fn search(
             level: a.level.as_str(),
             layer: a.layer.as_str().into_owned(),
             parent_code: a.parent_code.clone(),
-            path: ancestor_names(&snapshot, a),
+            path: ancestors(&snapshot, a),
             bbox: a
                 .geometry
                 .bounding_rect()
@@ -160,20 +160,20 @@ pub async fn search(
     Ok(Json(json!({ "query": q.q.trim(), "areas": hits })))
 }
 
-/// The names of `area`'s ancestors, from the top down (at most as many as there are levels,
-/// so a parent cycle in imported data cannot loop).
-fn ancestor_names(snapshot: &crate::engine::Snapshot, area: &Area) -> Vec<String> {
-    let mut names = Vec::new();
+/// `area`'s ancestors, from the top down (at most as many as there are levels, so a parent
+/// cycle in imported data cannot loop).
+fn ancestors(snapshot: &crate::engine::Snapshot, area: &Area) -> Vec<ChainLink> {
+    let mut chain = Vec::new();
     let mut parent = area.parent_code.as_deref();
     while let Some(p) = parent.and_then(|code| snapshot.area(code)) {
-        if names.len() >= crate::model::Level::ALL.len() {
+        if chain.len() >= crate::model::Level::ALL.len() {
             break;
         }
-        names.push(p.name.clone());
+        chain.push(ChainLink::from(p));
         parent = p.parent_code.as_deref();
     }
-    names.reverse();
-    names
+    chain.reverse();
+    chain
 }
 
 /// `GET /api/areas/{code}`: the area as a GeoJSON Feature with attributes and rollup.

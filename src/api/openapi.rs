@@ -338,6 +338,9 @@ fn stats_paths() -> Value {
 
 /// The area search (`api::areas::search`).
 fn area_search_paths() -> Value {
+    let link = json!({"type": "object", "required": ["code", "name", "level", "layer"], "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "level": {"type": "string"}, "layer": {"type": "string"}
+    }});
     json!({
             "/api/areas": {"get": {
                 "summary": "Search areas in the caller's jurisdiction: digits match the start of a code, anything else part of a name (ASCII letters in any case); best match first (exact, then start, then inside), then from the top of the hierarchy down",
@@ -352,7 +355,7 @@ fn area_search_paths() -> Value {
                         "areas": {"type": "array", "items": {"type": "object", "required": ["code", "name", "level", "layer", "path"], "properties": {
                             "code": {"type": "string"}, "name": {"type": "string"}, "level": {"type": "string"}, "layer": {"type": "string"},
                             "parent_code": {"type": ["string", "null"]},
-                            "path": {"type": "array", "items": {"type": "string"}},
+                            "path": {"type": "array", "description": "the ancestors, top down", "items": link},
                             "bbox": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
                         }}}
                     }}}}},

@@ -34,10 +34,11 @@ export class Charts {
         }, true);
     }
 
-    /** The window's events by category (`by_category` of /api/stats/areas), the largest eight. */
-    showCategories(byCategory) {
+    /** The window's events by category (`by_category` of /api/stats/areas), the largest eight,
+     * under their names (`names`: code → name, from /api/events/categories). */
+    showCategories(byCategory, names) {
         const entries = Object.entries(byCategory).sort((a, b) => b[1] - a[1]);
-        const top = entries.slice(0, 8).map(([name, value]) => ({ name, value }));
+        const top = entries.slice(0, 8).map(([code, value]) => ({ name: names.get(code) ?? code, value }));
         const rest = entries.slice(8).reduce((n, [, v]) => n + v, 0);
         if (rest > 0) top.push({ name: '其他', value: rest });
         this.pie.setOption({

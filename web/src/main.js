@@ -9,6 +9,8 @@ import { createMap, geometryBounds, setEventFilters, showGroup, STATUS_NAMES } f
 
 /** Seconds between refreshes of the figures (and of the event tiles when events changed). */
 const REFRESH_S = 10;
+/** Milliseconds of typing pause before the search box asks the service. */
+const SEARCH_PAUSE_MS = 200;
 /** The levels of the base layer, top down, as the breadcrumbs name them. */
 const LEVEL_NAMES = { city: '市', district: '区', street: '街道', community: '社区', grid: '网格', microgrid: '微网格' };
 const LEVELS = ['city', 'district', 'street', 'community', 'grid', 'microgrid'];
@@ -52,11 +54,13 @@ function toast(message) {
 }
 
 class WallMap {
-    constructor(api, map, charts, home) {
+    constructor(api, map, charts, home, categoryNames) {
         this.api = api;
         this.map = map;
         this.charts = charts;
         this.home = home;
+        this.categoryNames = categoryNames;
+        this.hits = [];
         this.chain = [];
         this.selected = null;
         this.children = [];
@@ -120,7 +124,7 @@ class WallMap {
         this.renderKpis(stats, today);
         this.renderCard(stats);
         this.charts.showTrend(series.points);
-        this.charts.showCategories(stats.events?.by_category ?? {});
+        this.charts.showCategories(stats.events?.by_category ?? {}, this.categoryNames);
         this.charts.showRanking(children.children);
         this.fillCategories(stats.events?.by_category ?? {});
         const totals = `${stats.events?.total}|${today.events?.total}|${stats.events?.open}`;
@@ -158,8 +162,14 @@ class WallMap {
         const select = $('filter-category');
         const known = new Set([...select.options].map((o) => o.value));
         for (const c of Object.keys(byCategory).sort()) {
-            if (!known.has(c)) select.append(new Option(c, c));
+            if (!known.has(c)) select.append(new Option(this.categoryName(c), c));
         }
+    }
+
+    /** "0102 井盖缺失", or the code alone when the catalog has no name for it. */
+    categoryName(code) {
+        const name = this.categoryNames.get(code);
+        return name ? `${code} ${name}` : code;
     }
 
     /** Refetches the event and heatmap tiles (new events, or other filters). */
@@ -194,7 +204,7 @@ class WallMap {
     async showEvent(code) {
         const e = await this.api.get(`/api/events/${encodeURIComponent(code)}`);
         text($('event-title'), e.title);
-        text($('event-meta'), `${e.code} · ${e.category} · ${STATUS_NAMES[e.status] ?? e.status}${e.overdue ? ' · 超期' : ''}`);
+        text($('event-meta'), `${e.code} · ${this.categoryName(e.category)} · ${STATUS_NAMES[e.status] ?? e.status}${e.overdue ? ' · 超期' : ''}`);
         text($('event-place'), [e.place.address, e.place.chain?.map((a) => a.name).reverse().join(' › ')].filter(Boolean).join(' · '));
         const list = $('event-timeline');
         list.replaceChildren(...e.timeline.map((s) => {
@@ -206,20 +216,43 @@ class WallMap {
         $('event-panel').hidden = false;
     }
 
-    /** Finds an area by code, or by name among the children shown. */
+    /** Lists the areas of the jurisdiction matching `query` (a name or the start of a code)
+     * under the search box. */
     async search(query) {
         const q = query.trim();
-        if (!q) return;
-        if (/^[0-9A-Za-z]+$/.test(q)) {
-            await this.select(q);
+        const list = $('search-results');
+        if (!q) {
+            this.hits = [];
+            list.hidden = true;
             return;
         }
-        const match = this.children.find((c) => c.name.includes(q));
-        if (!match) {
-            toast(`没有找到“${q}”：请输入区划代码，或当前区域下级区域的名称`);
-            return;
-        }
-        await this.select(match.code);
+        const found = await this.api.get('/api/areas', { q, limit: 10 });
+        if ($('search-input').value.trim() !== q) return;
+        this.hits = found.areas;
+        list.replaceChildren(...(this.hits.length ? this.hits.map((hit) => this.searchItem(hit)) : [text(document.createElement('li'), `没有找到“${q}”`)]));
+        list.hidden = false;
+    }
+
+    searchItem(hit) {
+        const li = document.createElement('li');
+        li.setAttribute('role', 'option');
+        li.dataset.code = hit.code;
+        const path = hit.path.map((a) => a.name).join(' › ');
+        li.append(text(document.createElement('b'), hit.name), text(document.createElement('small'), ` ${LEVEL_NAMES[hit.level] ?? hit.level} · ${path}`));
+        li.addEventListener('mousedown', (e) => {
+            e.preventDefault();
+            this.pick(hit).catch((err) => toast(err.message));
+        });
+        return li;
+    }
+
+    /** Goes to a search hit: its ancestors within the jurisdiction become the breadcrumbs. */
+    async pick(hit) {
+        $('search-results').hidden = true;
+        $('search-input').value = hit.name;
+        const from = hit.path.findIndex((a) => a.code === this.home.code);
+        this.chain = from >= 0 ? hit.path.slice(from).map((a) => ({ code: a.code, name: a.name, level: a.level })) : [];
+        await this.select(hit.code);
     }
 
     /** Wires the layer panel, the filters, the search box and the panels' buttons. */
@@ -247,10 +280,20 @@ class WallMap {
             this.filters.bin = e.target.value;
             this.reloadEventTiles();
         });
+        const input = $('search-input');
+        input.addEventListener('input', () => {
+            clearTimeout(this.searchTimer);
+            this.searchTimer = setTimeout(() => this.search(input.value).catch((err) => toast(err.message)), SEARCH_PAUSE_MS);
+        });
+        input.addEventListener('blur', () => { $('search-results').hidden = true; });
         $('search').addEventListener('submit', (e) => {
             e.preventDefault();
-            this.search($('search-input').value).catch((err) => toast(err.message));
+            clearTimeout(this.searchTimer);
+            this.search(input.value)
+                .then(() => (this.hits.length ? this.pick(this.hits[0]) : undefined))
+                .catch((err) => toast(err.message));
         });
+        $('satellite-toggle').hidden = !this.map.getLayer('satellite');
         $('event-close').addEventListener('click', () => { $('event-panel').hidden = true; });
         this.map.on('click', (e) => this.click(e).catch((err) => toast(err.message)));
         for (const layer of ['event-points', 'grid-fill']) {
@@ -288,8 +331,12 @@ async function start() {
 async function run(api, home) {
     const charts = new Charts($('chart-trend'), $('chart-pie'), $('chart-ranking'));
     const filters = { from: chinaDay(29), category: '', bin: 'square' };
-    const map = await createMap($('map'), api, filters);
-    const wall = new WallMap(api, map, charts, home);
+    const [map, catalog] = await Promise.all([
+        createMap($('map'), api, filters),
+        api.get('/api/events/categories'),
+    ]);
+    const names = new Map(catalog.categories.map((c) => [c.code, c.name]));
+    const wall = new WallMap(api, map, charts, home, names);
     window.gridmap = wall;
     wall.bindControls();
     await wall.select(home.code, false);

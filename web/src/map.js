@@ -33,6 +33,7 @@ export const LAYER_GROUPS = {
     buildings: ['building-extrusion'],
     events: ['event-clusters', 'event-cluster-count', 'event-points', 'event-overdue'],
     heatmap: ['event-heatmap'],
+    satellite: ['satellite'],
 };
 
 /** The query of the event and heatmap tiles for the panel's filters. */
