@@ -65,6 +65,7 @@ export function createMap(container, api, filters) {
     return new Promise((resolve, reject) => {
         map.once('error', (e) => reject(e.error ?? new Error('the map style could not be loaded')));
         map.once('load', () => {
+            performance.mark('gridmap:map-load');
             addEventLayers(map, filters);
             addSelectionLayers(map);
             setEventFilters(map, filters, 0);
