@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use geo_types::Rect;
 
+use super::area_extents::AreaExtents;
 use super::packing::{pack_time, NO_TIME};
 use super::segment::Segment;
 use super::timeliness::{overdue_packed, status_index};
@@ -120,8 +121,9 @@ fn mask<T: Copy>(values: &[T], index: impl Fn(T) -> u8) -> u8 {
 }
 
 impl Compiled {
-    /// Compiles a filter against the store's dictionaries.
-    pub fn new(f: &EventFilter, dicts: &Dicts) -> Compiled {
+    /// Compiles a filter against the store's dictionaries; a filter on areas gets the union
+    /// of their rows' boxes as its box (see `area_extents`).
+    pub fn new(f: &EventFilter, dicts: &Dicts, extents: &AreaExtents) -> Compiled {
         let categories = (!f.categories.is_empty()).then(|| {
             dicts
                 .categories
@@ -129,16 +131,33 @@ impl Compiled {
                 .map(|c| f.categories.iter().any(|p| c.starts_with(p.as_str())))
                 .collect()
         });
-        let areas = (!f.area_prefixes.is_empty()).then(|| {
+        let areas: Option<Vec<bool>> = (!f.area_prefixes.is_empty()).then(|| {
             dicts
                 .areas
                 .iter()
                 .map(|a| f.area_prefixes.iter().any(|p| a.starts_with(p.as_str())))
                 .collect()
         });
+        let bbox = f
+            .bbox
+            .map(|b| WorldRect::of_lonlat(b.min().x, b.min().y, b.max().x, b.max().y));
+        let (rect, nothing) = match (&areas, f.outside_areas) {
+            (Some(keep), false) => match (extents.union_of(keep), bbox) {
+                (None, _) => (bbox, true),
+                (Some(r), None) => (Some(r), false),
+                (Some(r), Some(b)) => (r.intersection(&b), r.intersection(&b).is_none()),
+            },
+            _ => (bbox, false),
+        };
+        // Nothing can match: an empty window, which every scan tests first.
+        let (from, to) = if nothing {
+            (0, 0)
+        } else {
+            (f.from.map_or(0, pack_time), f.to.map_or(NO_TIME, pack_time))
+        };
         Compiled {
-            from: f.from.map_or(0, pack_time),
-            to: f.to.map_or(NO_TIME, pack_time),
+            from,
+            to,
             statuses: mask(&f.statuses, status_index),
             sources: mask(&f.sources, |s| {
                 EventSource::ALL.iter().position(|&v| v == s).unwrap_or(0) as u8
@@ -151,9 +170,7 @@ impl Compiled {
             areas,
             overdue: f.overdue,
             now: pack_time(f.now),
-            rect: f
-                .bbox
-                .map(|b| WorldRect::of_lonlat(b.min().x, b.min().y, b.max().x, b.max().y)),
+            rect,
         }
     }
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use h3o::{CellIndex, LatLng, Resolution};
 
-use super::filter::{Compiled, EventFilter};
+use super::filter::EventFilter;
 use super::world::{units_per_m, WorldPoint, WorldRect};
 use super::EventStore;
 use crate::crs::tile::TileId;
@@ -90,7 +90,7 @@ impl EventStore {
         );
         let across = (cells_per_side + 2 * ring) as usize;
         let mut bins = vec![0u32; across * across];
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         self.scan(&compiled, r.grown(reach as u32), |s, i| {
             let cx = ((i64::from(s.x[i]) - ox) >> shift) as usize;
             let cy = ((i64::from(s.y[i]) - oy) >> shift) as usize;
@@ -109,7 +109,7 @@ impl EventStore {
         // Sized at the tile's poleward edge, where units per metre are largest.
         let margin = h3_margin_at(res, lat_north.abs().max(lat_south.abs()));
         let mut counts: HashMap<CellIndex, u32> = HashMap::new();
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         self.scan(&compiled, r.grown(margin), |s, i| {
             if let Some(cell) = h3_cell(s.point(i), res) {
                 *counts.entry(cell).or_default() += 1;

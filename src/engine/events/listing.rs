@@ -19,7 +19,7 @@ use std::collections::BinaryHeap;
 
 use chrono::{DateTime, Utc};
 
-use super::filter::{Compiled, EventFilter};
+use super::filter::EventFilter;
 use super::packing::{pack_time, unpack_time, NO_TIME};
 use super::world::WorldRect;
 use super::EventStore;
@@ -71,7 +71,7 @@ impl EventStore {
         after: Option<&ListingKey>,
         limit: usize,
     ) -> Vec<ListingKey> {
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         let after = after.map(|k| (pack_time(k.reported), k.code.as_str()));
         // Rows after the cursor are reported at or before its second.
         let to = after.map_or(compiled.to, |(t, _)| compiled.to.min(t.saturating_add(1)));

@@ -22,6 +22,7 @@
 //! (`query`), pages of the event listing, newest first (`listing`), and the figures of the
 //! statistics endpoints (`tally`).
 
+mod area_extents;
 mod filter;
 mod heatmap_bins;
 mod listing;
@@ -38,6 +39,8 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use area_extents::AreaExtents;
+use filter::Compiled;
 use packing::{month_of, pack_opt_time, pack_time, SideCodes};
 use segment::{Row, Segment};
 use timeliness::status_index;
@@ -198,9 +201,15 @@ pub struct EventStore {
     /// Month partitions in month order, then tail segments in the order applied.
     parts: Vec<Part>,
     dicts: Arc<Dicts>,
+    extents: Arc<AreaExtents>,
 }
 
 impl EventStore {
+    /// `filter` compiled against this store's dictionaries and area boxes.
+    fn compile(&self, filter: &EventFilter) -> Compiled {
+        Compiled::new(filter, &self.dicts, &self.extents)
+    }
+
     /// Number of live events.
     pub fn len(&self) -> usize {
         self.parts.iter().map(Part::live).sum()
@@ -222,7 +231,10 @@ impl EventStore {
                     + std::mem::size_of::<Segment>()
             })
             .sum();
-        parts + self.parts.capacity() * std::mem::size_of::<Part>() + self.dicts.resident_bytes()
+        parts
+            + self.parts.capacity() * std::mem::size_of::<Part>()
+            + self.dicts.resident_bytes()
+            + self.extents.resident_bytes()
     }
 
     /// The current position of an event, `None` for an unknown code.
@@ -277,6 +289,12 @@ impl EventStore {
                 old,
                 new: row.at,
             });
+        }
+        if rows.iter().any(|r| r.area != NO_AREA) {
+            let extents = Arc::make_mut(&mut self.extents);
+            for row in rows.iter().filter(|r| r.area != NO_AREA) {
+                extents.grow(row.area, row.at);
+            }
         }
         if !rows.is_empty() {
             self.parts.push(Part::new(Segment::build(rows), None));
@@ -341,6 +359,7 @@ impl EventStore {
 #[derive(Debug, Default)]
 pub struct EventLoader {
     dicts: Dicts,
+    extents: AreaExtents,
     months: BTreeMap<u32, Vec<Row>>,
 }
 
@@ -351,6 +370,9 @@ impl EventLoader {
             let Some(row) = self.dicts.row(e) else {
                 continue;
             };
+            if row.area != NO_AREA {
+                self.extents.grow(row.area, row.at);
+            }
             self.months
                 .entry(month_of(row.reported))
                 .or_default()
@@ -368,6 +390,7 @@ impl EventLoader {
         EventStore {
             parts,
             dicts: Arc::new(self.dicts),
+            extents: Arc::new(self.extents),
         }
     }
 }

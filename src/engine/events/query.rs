@@ -73,7 +73,7 @@ impl EventStore {
 
     /// Number of live events that match (the filter's box included).
     pub fn count(&self, filter: &EventFilter) -> u64 {
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         let mut n = 0;
         self.scan(&compiled, WorldRect::WORLD, |_, _| n += 1);
         n
@@ -97,7 +97,7 @@ impl EventStore {
         let r = WorldRect::of_tile(tile);
         let side = cells_per_side as usize;
         let mut cells = vec![Acc::default(); side * side];
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         self.scan(&compiled, r, |s, i| {
             let (dx, dy) = (s.x[i] - r.x0, s.y[i] - r.y0);
             let a = &mut cells[(dy >> shift) as usize * side + (dx >> shift) as usize];
@@ -126,7 +126,7 @@ impl EventStore {
     /// The matching events of a tile and of `buffer` world units around it (so symbols near
     /// an edge are drawn whole), in the store's order.
     pub fn points(&self, tile: TileId, buffer: u32, filter: &EventFilter) -> Vec<EventPoint<'_>> {
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         let mut out = Vec::new();
         self.scan(&compiled, WorldRect::of_tile(tile).grown(buffer), |s, i| {
             out.push(self.point_of(s, i, compiled.now));

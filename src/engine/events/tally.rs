@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::filter::{Compiled, EventFilter};
+use super::filter::EventFilter;
 use super::packing::{pack_time, NO_TIME};
 use super::segment::Segment;
 use super::timeliness::{card_packed, closed_status, overdue_packed, Card};
@@ -106,7 +106,7 @@ impl SeriesMetric {
 impl EventStore {
     /// The figures of the events `filter` keeps.
     pub fn tally(&self, filter: &EventFilter) -> EventTally {
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         let mut tally = EventTally::default();
         let mut categories = vec![0u64; self.dicts.categories.len()];
         let now = compiled.now;
@@ -121,7 +121,7 @@ impl EventStore {
     /// `prefixes` (an event counts for every prefix its area code starts with). One scan,
     /// whatever the number of prefixes.
     pub fn tally_by_area(&self, filter: &EventFilter, prefixes: &[String]) -> Vec<EventTally> {
-        let compiled = Compiled::new(filter, &self.dicts);
+        let compiled = self.compile(filter);
         let owners: Vec<Vec<usize>> = self
             .dicts
             .areas
@@ -178,7 +178,7 @@ impl EventStore {
                 filter.to = None;
             }
         }
-        let compiled = Compiled::new(&filter, &self.dicts);
+        let compiled = self.compile(&filter);
         self.scan(&compiled, WorldRect::WORLD, |seg, i| {
             let t = match metric {
                 SeriesMetric::Reported => seg.reported[i],

@@ -729,3 +729,42 @@ fn series_count_reports_and_closings_per_bucket() {
         .series(&f, SeriesMetric::Reported, &bounds[..1])
         .is_empty());
 }
+
+/// An event keeps its area code when it (or the boundary) moves: a query for its area must
+/// still find it far from where the area's other events lie.
+#[test]
+fn an_event_far_from_its_area_still_counts_for_it() {
+    let events = sample();
+    let mut store = loaded(events);
+    let e = events
+        .iter()
+        .find(|e| e.area_code.is_some())
+        .expect("an event in an area");
+    let area = e.area_code.clone().expect("area");
+    let far = events
+        .iter()
+        .find(|o| o.area_code.as_deref().is_some_and(|a| a[..9] != area[..9]))
+        .expect("an event of another street");
+    let mut moved = e.clone();
+    moved.location = far.location;
+    store.upsert(&[&moved]);
+    let mut f = EventFilter::at(now());
+    f.area_prefixes = vec![area.clone()];
+    let live: Vec<Event> = latest(events)
+        .into_iter()
+        .map(|x| {
+            if x.code == moved.code {
+                moved.clone()
+            } else {
+                x
+            }
+        })
+        .collect();
+    assert_eq!(store.tally(&f), reference_tally(&live, &f));
+    assert_eq!(
+        store.count(&f),
+        live.iter().filter(|x| f.matches(x)).count() as u64
+    );
+    f.area_prefixes = vec!["4199".into()];
+    assert_eq!(store.count(&f), 0, "an area without events matches nothing");
+}

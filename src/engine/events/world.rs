@@ -117,6 +117,26 @@ impl WorldRect {
         }
     }
 
+    /// The rectangle of one point.
+    pub fn at(p: WorldPoint) -> WorldRect {
+        WorldRect {
+            x0: p.x,
+            y0: p.y,
+            x1: p.x,
+            y1: p.y,
+        }
+    }
+
+    /// The smallest rectangle covering both.
+    pub fn union(&self, other: &WorldRect) -> WorldRect {
+        WorldRect {
+            x0: self.x0.min(other.x0),
+            y0: self.y0.min(other.y0),
+            x1: self.x1.max(other.x1),
+            y1: self.y1.max(other.y1),
+        }
+    }
+
     /// The units covering a storage longitude/latitude box (west, south, east, north).
     pub fn of_lonlat(west: f64, south: f64, east: f64, north: f64) -> WorldRect {
         let a = WorldPoint::from_lonlat(west, north);
