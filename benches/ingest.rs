@@ -13,10 +13,16 @@
 //! COMMIT, so both figures are durable rows per second. The run checks that every answer was
 //! 2xx with all 500 events created, and that the event table grew by exactly the number posted.
 //!
+//! The two sides run in alternating rounds (gridmap, COPY, gridmap, COPY, …), each round with
+//! fresh events; per side and round the table also gives what PostgreSQL wrote meanwhile (WAL
+//! bytes and full-page images, from `pg_stat_wal`), the checkpoints that ran, and the CPU
+//! seconds gridmap's process used, so a slow round shows where its time went.
+//!
 //! Environment: `GRIDMAP_BENCH_URL` (the running gridmap, on PostGIS), `GRIDMAP_BENCH_TOKEN` (a
 //! token that may post events in the whole city 410600), `GRIDMAP_BENCH_DB` (its database);
-//! optional `GRIDMAP_BENCH_CLIENTS` (default 4) and `GRIDMAP_BENCH_INGEST_EVENTS` (default
-//! 200 000). Run through `scripts/bench events`, which starts the server. Writes the table to
+//! optional `GRIDMAP_BENCH_CLIENTS` (default 4), `GRIDMAP_BENCH_INGEST_EVENTS` (default
+//! 200 000), `GRIDMAP_BENCH_INGEST_ROUNDS` (default 2) and `GRIDMAP_BENCH_SERVER_PID` (gridmap's
+//! process, for its CPU seconds). Run through `scripts/bench events`, which starts the server. Writes the table to
 //! `bench-out/ingest.md` as well.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +73,8 @@ struct Config {
     db: String,
     clients: usize,
     events: usize,
+    rounds: usize,
+    server_pid: Option<u32>,
 }
 
 fn env_number(name: &str, default: usize) -> anyhow::Result<usize> {
@@ -87,6 +95,10 @@ impl Config {
             db: var("GRIDMAP_BENCH_DB")?,
             clients: env_number("GRIDMAP_BENCH_CLIENTS", DEFAULT_CLIENTS)?.max(1),
             events: env_number("GRIDMAP_BENCH_INGEST_EVENTS", DEFAULT_EVENTS)?,
+            rounds: env_number("GRIDMAP_BENCH_INGEST_ROUNDS", 2)?.max(1),
+            server_pid: std::env::var("GRIDMAP_BENCH_SERVER_PID")
+                .ok()
+                .and_then(|p| p.parse().ok()),
         };
         if config.events == 0 || !config.events.is_multiple_of(BATCH) {
             bail!("GRIDMAP_BENCH_INGEST_EVENTS must be a positive multiple of {BATCH}");
@@ -130,34 +142,133 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let db = connect(&config.db).await?;
     let places = places(&db).await?;
     let run_id = format!("ingest-{}", Utc::now().timestamp_millis());
-    let drafts = Arc::new(drafts_for(&run_id, &places, config.events));
     prewarm_event_indexes(&db).await?;
     println!(
-        "P4 ingest: {} events in batches of {BATCH} from {} clients (run {run_id})",
-        config.events, config.clients
+        "P4 ingest: {} events in batches of {BATCH} from {} clients, {} rounds (run {run_id})",
+        config.events, config.clients, config.rounds
     );
     post_all(
         &config,
         &drafts_for(&format!("{run_id}-warmup"), &places, WARMUP_EVENTS),
     )
     .await?;
-    let before = event_rows(&db).await?;
-    let http = post_all(&config, &drafts).await?;
-    let after = event_rows(&db).await?;
-    if after - before != config.events as i64 {
-        bail!(
-            "the event table grew by {} rows, not by the {} events posted",
-            after - before,
-            config.events
+    delete_posted(&db, &format!("{run_id}-warmup")).await?;
+    let mut rounds = Vec::new();
+    for round in 1..=config.rounds {
+        let id = format!("{run_id}-r{round}");
+        let drafts = Arc::new(drafts_for(&id, &places, config.events));
+        let gridmap = Side::measure(&config, &db, async {
+            let before = event_rows(&db).await?;
+            let took = post_all(&config, &drafts).await?;
+            let grew = event_rows(&db).await? - before;
+            if grew != config.events as i64 {
+                bail!(
+                    "the event table grew by {grew} rows, not by the {} events posted",
+                    config.events
+                );
+            }
+            Ok(took)
+        })
+        .await?;
+        delete_posted(&db, &id).await?;
+        let copy = Side::measure(&config, &db, copy_anchor(&config, &db, &drafts, &id)).await?;
+        println!(
+            "round {round}: gridmap {:.0} events/s, COPY {:.0} events/s",
+            gridmap.rate(&config),
+            copy.rate(&config)
         );
+        rounds.push((gridmap, copy));
     }
-    delete_posted(&db, &run_id).await?;
-    let copy = copy_anchor(&config, &db, &drafts, &run_id).await?;
-    let table = report(&config, http, copy);
+    let table = report(&config, &rounds);
     println!("\n{table}");
     std::fs::create_dir_all("bench-out")?;
     std::fs::write("bench-out/ingest.md", &table)?;
     Ok(())
+}
+
+/// What PostgreSQL and gridmap's process had done up to a moment.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    wal_bytes: f64,
+    full_page_images: i64,
+    checkpoints: i64,
+    /// gridmap's user + system CPU seconds; 0 without its pid.
+    gridmap_cpu_s: f64,
+}
+
+impl Counters {
+    async fn read(db: &Client, pid: Option<u32>) -> anyhow::Result<Counters> {
+        let row = db
+            .query_one(
+                "SELECT w.wal_bytes::float8, w.wal_fpi, \
+                 (b.checkpoints_timed + b.checkpoints_req)::bigint \
+                 FROM pg_stat_wal w, pg_stat_bgwriter b",
+                &[],
+            )
+            .await?;
+        Ok(Counters {
+            wal_bytes: row.get(0),
+            full_page_images: row.get(1),
+            checkpoints: row.get(2),
+            gridmap_cpu_s: pid.map_or(0.0, cpu_seconds),
+        })
+    }
+}
+
+/// User + system CPU seconds of a process (`/proc/PID/stat`, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// One side of one round: its time and what was written meanwhile.
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    took: Duration,
+    before: Counters,
+    after: Counters,
+}
+
+impl Side {
+    async fn measure(
+        config: &Config,
+        db: &Client,
+        work: impl std::future::Future<Output = anyhow::Result<Duration>>,
+    ) -> anyhow::Result<Side> {
+        let before = Counters::read(db, config.server_pid).await?;
+        let took = work.await?;
+        let after = Counters::read(db, config.server_pid).await?;
+        Ok(Side {
+            took,
+            before,
+            after,
+        })
+    }
+
+    fn rate(&self, config: &Config) -> f64 {
+        config.events as f64 / self.took.as_secs_f64()
+    }
+
+    /// The row cells after the rate: WAL MB, full-page images, checkpoints, gridmap CPU s.
+    fn written(&self) -> String {
+        format!(
+            "{:.0} | {} | {} | {:.1}",
+            (self.after.wal_bytes - self.before.wal_bytes) / 1e6,
+            self.after.full_page_images - self.before.full_page_images,
+            self.after.checkpoints - self.before.checkpoints,
+            self.after.gridmap_cpu_s - self.before.gridmap_cpu_s,
+        )
+    }
 }
 
 /// Positions of stored events inside the areas (a sample of the table), or, on a database
@@ -471,20 +582,34 @@ async fn copy_batch(
     Ok(())
 }
 
-/// The markdown table of the run.
-fn report(config: &Config, http: Duration, copy: Duration) -> String {
-    let rate = |d: Duration| config.events as f64 / d.as_secs_f64();
-    let (ours, floor) = (rate(http), rate(copy));
-    let met = if ours >= GOAL { "yes" } else { "no" };
-    format!(
-        "| P4 durable ingest, {events} events, batches of {BATCH}, {clients} clients | events/s |\n\
-         | --- | ---: |\n\
-         | gridmap `POST /api/events` (answer after COMMIT) | {ours:.0} |\n\
-         | PostGIS binary COPY into `event` (anchor) | {floor:.0} |\n\
-         | ratio gridmap / COPY | {ratio:.2} |\n\
-         | goal ≥ {GOAL:.0} events/s met | {met} |\n",
+/// The markdown table of the run: every round, then the last round's figures against the
+/// goal (the first round meets whatever the benches before it left behind).
+fn report(config: &Config, rounds: &[(Side, Side)]) -> String {
+    let mut table = format!(
+        "P4 durable ingest: {events} events a side and round, batches of {BATCH}, {clients} clients; \
+         gridmap `POST /api/events` (answered after COMMIT) against PostGIS binary COPY into `event`\n\n\
+         | round | side | events/s | WAL MB | full-page images | checkpoints | gridmap CPU s |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
         events = config.events,
         clients = config.clients,
-        ratio = ours / floor,
-    )
+    );
+    for (k, (ours, copy)) in rounds.iter().enumerate() {
+        for (name, side) in [("gridmap", ours), ("COPY", copy)] {
+            table += &format!(
+                "| {} | {name} | {:.0} | {} |\n",
+                k + 1,
+                side.rate(config),
+                side.written()
+            );
+        }
+    }
+    if let Some((ours, copy)) = rounds.last() {
+        let (ours, floor) = (ours.rate(config), copy.rate(config));
+        let met = if ours >= GOAL { "yes" } else { "no" };
+        table += &format!(
+            "\nlast round: gridmap {ours:.0} events/s, COPY {floor:.0}, ratio {:.2}; goal ≥ {GOAL:.0} events/s met: {met}\n",
+            ours / floor
+        );
+    }
+    table
 }
