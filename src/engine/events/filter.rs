@@ -181,17 +181,23 @@ impl Compiled {
             .is_none_or(|c| c.get(usize::from(category)).copied().unwrap_or(false))
     }
 
+    /// Whether the filter keeps events of an area (by its dictionary index, or [`NO_AREA`]).
+    #[inline]
+    pub fn keeps_area(&self, area: u32) -> bool {
+        match &self.areas {
+            None => true,
+            Some(_) if area == NO_AREA => self.outside_areas,
+            Some(a) => a.get(area as usize).copied().unwrap_or(false),
+        }
+    }
+
     /// Whether row `i` of `s` passes everything but the box. The tests are combined with `&`,
     /// not `&&`: evaluating all of them without branches beats mispredicted early exits.
     #[inline]
     pub fn matches(&self, s: &Segment, i: usize) -> bool {
         let t = s.reported[i];
         let category = self.keeps_category(s.category[i]);
-        let area = match &self.areas {
-            None => true,
-            Some(_) if s.area[i] == NO_AREA => self.outside_areas,
-            Some(a) => a.get(s.area[i] as usize).copied().unwrap_or(false),
-        };
+        let area = self.keeps_area(s.area[i]);
         let overdue = self
             .overdue
             .is_none_or(|want| overdue_packed(s.status[i], s.deadline[i], self.now) == want);

@@ -26,6 +26,7 @@ mod area_extents;
 mod filter;
 mod heatmap_bins;
 mod listing;
+mod month_summary;
 mod packing;
 mod query;
 mod segment;
@@ -37,10 +38,11 @@ mod world;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use area_extents::AreaExtents;
 use filter::Compiled;
+use month_summary::MonthSummary;
 use packing::{month_of, pack_opt_time, pack_time, SideCodes};
 use segment::{Row, Segment};
 use timeliness::status_index;
@@ -158,6 +160,8 @@ struct Part {
     dead: Option<Arc<Vec<u64>>>,
     dead_count: usize,
     month: Option<u32>,
+    /// The counts of its live rows, made when a tally first needs them (month partitions).
+    summary: Arc<OnceLock<MonthSummary>>,
 }
 
 impl Part {
@@ -167,7 +171,15 @@ impl Part {
             dead: None,
             dead_count: 0,
             month,
+            summary: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The counts of the live rows (made on first use, then shared by every snapshot holding
+    /// this state of the partition).
+    fn summary(&self) -> &MonthSummary {
+        self.summary
+            .get_or_init(|| MonthSummary::of(&self.rows, |i| self.is_dead(i)))
     }
 
     fn is_dead(&self, i: usize) -> bool {
@@ -181,6 +193,7 @@ impl Part {
         let dead = self.dead.get_or_insert_with(|| Arc::new(vec![0; words]));
         Arc::make_mut(dead)[i / 64] |= 1 << (i % 64);
         self.dead_count += 1;
+        self.summary = Arc::new(OnceLock::new());
     }
 
     fn live(&self) -> usize {
@@ -228,6 +241,7 @@ impl EventStore {
             .map(|p| {
                 p.rows.resident_bytes()
                     + p.dead.as_ref().map_or(0, |d| d.capacity() * 8)
+                    + p.summary.get().map_or(0, MonthSummary::resident_bytes)
                     + std::mem::size_of::<Segment>()
             })
             .sum();

@@ -10,7 +10,7 @@ use super::heatmap_bins::{cell_shift, EventQueryError};
 use super::segment::Segment;
 use super::timeliness::{card_packed, overdue_packed, Card};
 use super::world::{WorldPoint, WorldRect};
-use super::EventStore;
+use super::{EventStore, Part};
 use crate::crs::tile::TileId;
 use crate::model::{EventSource, EventStatus, HandlingLevel};
 
@@ -39,6 +39,30 @@ pub struct EventPoint<'a> {
     pub card: Card,
 }
 
+/// Calls `f` with every live row of `part` that matches the filter and lies in `rect`.
+pub(super) fn scan_part(
+    part: &Part,
+    filter: &Compiled,
+    rect: WorldRect,
+    f: &mut impl FnMut(&Segment, usize),
+) {
+    let Some(rect) = filter.rect.map_or(Some(rect), |r| r.intersection(&rect)) else {
+        return;
+    };
+    let seg = &*part.rows;
+    if filter.from >= filter.to || !seg.overlaps_time(filter.from, filter.to) {
+        return;
+    }
+    for (run, inside) in seg.runs_in(&rect, |c| filter.keeps_category(c)) {
+        for i in run {
+            if (inside || rect.contains(seg.point(i))) && filter.matches(seg, i) && !part.is_dead(i)
+            {
+                f(seg, i);
+            }
+        }
+    }
+}
+
 impl EventStore {
     /// Calls `f` with every live row that matches the filter and lies in `rect`.
     pub(super) fn scan(
@@ -47,27 +71,8 @@ impl EventStore {
         rect: WorldRect,
         mut f: impl FnMut(&Segment, usize),
     ) {
-        let Some(rect) = filter.rect.map_or(Some(rect), |r| r.intersection(&rect)) else {
-            return;
-        };
-        if filter.from >= filter.to {
-            return;
-        }
         for part in &self.parts {
-            let seg = &*part.rows;
-            if !seg.overlaps_time(filter.from, filter.to) {
-                continue;
-            }
-            for (run, inside) in seg.runs_in(&rect, |c| filter.keeps_category(c)) {
-                for i in run {
-                    if (inside || rect.contains(seg.point(i)))
-                        && filter.matches(seg, i)
-                        && !part.is_dead(i)
-                    {
-                        f(seg, i);
-                    }
-                }
-            }
+            scan_part(part, filter, rect, &mut f);
         }
     }
 

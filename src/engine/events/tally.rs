@@ -15,12 +15,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::filter::EventFilter;
+use super::filter::{Compiled, EventFilter};
+use super::month_summary::{AreaCounts, MonthSummary};
 use super::packing::{pack_time, NO_TIME};
+use super::query::scan_part;
 use super::segment::Segment;
 use super::timeliness::{card_packed, closed_status, overdue_packed, Card};
 use super::world::WorldRect;
-use super::{EventStore, NO_AREA};
+use super::{EventStore, Part, NO_AREA};
 use crate::model::EventStatus;
 
 /// The event figures of one area (or of any set of events a filter keeps).
@@ -75,6 +77,73 @@ impl EventTally {
     }
 }
 
+impl EventTally {
+    /// Adds the counts of an area's month (its overdue events come from the open rows).
+    fn add_counts(&mut self, c: &AreaCounts, category_counts: &mut [u64]) {
+        for (status, &n) in c.by_status.iter().enumerate() {
+            let n = u64::from(n);
+            self.total += n;
+            self.by_status[status] += n;
+            if closed_status(status as u8) {
+                self.closed += n;
+            } else {
+                self.open += n;
+            }
+        }
+        self.closed_on_time += u64::from(c.closed_on_time);
+        for &(category, n) in &c.categories {
+            if let Some(count) = category_counts.get_mut(usize::from(category)) {
+                *count += u64::from(n);
+            }
+        }
+    }
+}
+
+/// Whether a tally may read `part` from its summary: a month partition wholly inside the
+/// window, under a filter that keeps events by area alone (the summary counts by area).
+fn summarizable(filter: &EventFilter, compiled: &Compiled, part: &Part) -> bool {
+    let by_area_only = filter.statuses.is_empty()
+        && filter.categories.is_empty()
+        && filter.sources.is_empty()
+        && filter.levels.is_empty()
+        && filter.overdue.is_none()
+        && filter.bbox.is_none();
+    let (first, last) = part.rows.time;
+    by_area_only
+        && part.month.is_some()
+        && compiled.from < compiled.to
+        && compiled.from <= first
+        && last < compiled.to
+}
+
+/// Calls `f` with the counts of each area `compiled` keeps in a month summary (area index,
+/// counts), then `open` with each of its open rows in those areas.
+fn visit_summary(
+    summary: &MonthSummary,
+    seg: &Segment,
+    compiled: &Compiled,
+    mut f: impl FnMut(u32, &AreaCounts),
+    mut open: impl FnMut(u32, usize),
+) {
+    for (area, counts) in summary.areas.iter().enumerate() {
+        let area = area as u32;
+        if compiled.keeps_area(area) {
+            f(area, counts);
+        }
+    }
+    if compiled.keeps_area(NO_AREA) {
+        if let Some(outside) = summary.area(NO_AREA) {
+            f(NO_AREA, outside);
+        }
+    }
+    for &i in &summary.open_rows {
+        let i = i as usize;
+        if compiled.keeps_area(seg.area[i]) {
+            open(seg.area[i], i);
+        }
+    }
+}
+
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     // Counts of events stay far below 2^53, so the conversion is exact.
     (whole > 0).then(|| part as f64 / whole as f64)
@@ -110,9 +179,26 @@ impl EventStore {
         let mut tally = EventTally::default();
         let mut categories = vec![0u64; self.dicts.categories.len()];
         let now = compiled.now;
-        self.scan(&compiled, WorldRect::WORLD, |seg, i| {
-            tally.add(seg, i, now, &mut categories);
-        });
+        for part in &self.parts {
+            if summarizable(filter, &compiled, part) {
+                let mut overdue = 0;
+                visit_summary(
+                    part.summary(),
+                    &part.rows,
+                    &compiled,
+                    |_, counts| tally.add_counts(counts, &mut categories),
+                    |_, i| {
+                        let seg = &part.rows;
+                        overdue += u64::from(overdue_packed(seg.status[i], seg.deadline[i], now));
+                    },
+                );
+                tally.overdue += overdue;
+            } else {
+                scan_part(part, &compiled, WorldRect::WORLD, &mut |seg, i| {
+                    tally.add(seg, i, now, &mut categories);
+                });
+            }
+        }
         tally.by_category = self.category_counts(&categories);
         tally
     }
@@ -137,15 +223,44 @@ impl EventStore {
         let mut tallies = vec![EventTally::default(); prefixes.len()];
         let mut categories = vec![vec![0u64; self.dicts.categories.len()]; prefixes.len()];
         let now = compiled.now;
-        self.scan(&compiled, WorldRect::WORLD, |seg, i| {
-            let area = seg.area[i];
+        let owners_of = |area: u32| -> &[usize] {
             if area == NO_AREA {
-                return;
+                return &[];
             }
-            for &k in owners.get(area as usize).map_or(&[][..], Vec::as_slice) {
-                tallies[k].add(seg, i, now, &mut categories[k]);
+            owners.get(area as usize).map_or(&[][..], Vec::as_slice)
+        };
+        for part in &self.parts {
+            if summarizable(filter, &compiled, part) {
+                let mut overdue = vec![0u64; prefixes.len()];
+                visit_summary(
+                    part.summary(),
+                    &part.rows,
+                    &compiled,
+                    |area, counts| {
+                        for &k in owners_of(area) {
+                            tallies[k].add_counts(counts, &mut categories[k]);
+                        }
+                    },
+                    |area, i| {
+                        let seg = &part.rows;
+                        if overdue_packed(seg.status[i], seg.deadline[i], now) {
+                            for &k in owners_of(area) {
+                                overdue[k] += 1;
+                            }
+                        }
+                    },
+                );
+                for (tally, n) in tallies.iter_mut().zip(overdue) {
+                    tally.overdue += n;
+                }
+            } else {
+                scan_part(part, &compiled, WorldRect::WORLD, &mut |seg, i| {
+                    for &k in owners_of(seg.area[i]) {
+                        tallies[k].add(seg, i, now, &mut categories[k]);
+                    }
+                });
             }
-        });
+        }
         for (tally, counts) in tallies.iter_mut().zip(&categories) {
             tally.by_category = self.category_counts(counts);
         }

@@ -768,3 +768,56 @@ fn an_event_far_from_its_area_still_counts_for_it() {
     f.area_prefixes = vec!["4199".into()];
     assert_eq!(store.count(&f), 0, "an area without events matches nothing");
 }
+
+/// Tallies over whole months read the months' summaries: they equal the rows' figures for
+/// windows with whole and partial months, with and without areas, and stay right after a
+/// month loses rows to an update (its summary is made again).
+#[test]
+fn month_summaries_equal_the_rows_before_and_after_an_update() {
+    let events = sample();
+    let mut store = loaded(events);
+    let mut live = latest(events);
+    let first = live.iter().map(|e| e.reported_at).min().expect("events");
+    let windows = [
+        (None, None),
+        (Some(first + Duration::days(20)), None),
+        (None, Some(now() - Duration::days(15))),
+    ];
+    let area = live
+        .iter()
+        .find_map(|e| e.area_code.clone())
+        .expect("an area");
+    let check = |store: &EventStore, live: &[Event]| {
+        for (from, to) in windows {
+            for prefixes in [vec![], vec![area[..9].to_string()], vec![area.clone()]] {
+                let mut f = EventFilter::at(now());
+                (f.from, f.to, f.area_prefixes) = (from, to, prefixes.clone());
+                assert_eq!(store.tally(&f), reference_tally(live, &f), "{f:?}");
+                let by_area = store.tally_by_area(&f, &[area[..6].to_string(), area.clone()]);
+                let mut one = f.clone();
+                one.area_prefixes = vec![area.clone()];
+                if prefixes.is_empty() {
+                    assert_eq!(by_area[1], reference_tally(live, &one));
+                }
+            }
+        }
+    };
+    check(&store, &live);
+    let changed: Vec<Event> = live
+        .iter()
+        .filter(|e| e.status.is_open())
+        .take(50)
+        .map(|e| Event {
+            status: EventStatus::Closed,
+            closed_at: Some(now()),
+            ..e.clone()
+        })
+        .collect();
+    store.upsert(&changed.iter().collect::<Vec<_>>());
+    for c in &changed {
+        if let Some(e) = live.iter_mut().find(|e| e.code == c.code) {
+            *e = c.clone();
+        }
+    }
+    check(&store, &live);
+}
