@@ -6,17 +6,18 @@
 //!
 //! The event table's indexes are first read into PostgreSQL's buffers (`pg_prewarm`), as a
 //! server that has been running holds them, so neither side starts on cold index pages after
-//! the restart that tunes PostgreSQL. (At 10 M events this lifted COPY but not gridmap's first
-//! run after start-up, 11 400 events/s, while a second run against the same server gave 25 600:
-//! the gap is on the service's side and not explained yet.) A warm-up of 20 000 posted events
-//! follows, unmeasured. An answer counts only once it came back, and gridmap answers after its
+//! the restart that tunes PostgreSQL. A warm-up of 20 000 posted events follows, unmeasured. An answer counts only once it came back, and gridmap answers after its
 //! COMMIT, so both figures are durable rows per second. The run checks that every answer was
 //! 2xx with all 500 events created, and that the event table grew by exactly the number posted.
 //!
 //! The two sides run in alternating rounds (gridmap, COPY, gridmap, COPY, …), each round with
-//! fresh events; per side and round the table also gives what PostgreSQL wrote meanwhile (WAL
-//! bytes and full-page images, from `pg_stat_wal`), the checkpoints that ran, and the CPU
-//! seconds gridmap's process used, so a slow round shows where its time went.
+//! fresh events, and each side starts right after a `CHECKPOINT`: the first change of a page
+//! after a checkpoint writes the whole page to the WAL (a full-page image), so whichever side
+//! ran first after one paid for every index page it touched and the other found them paid for
+//! (at 10 M events gridmap's first round wrote 3.1 GB of WAL, 365 000 full-page images, and
+//! ran at 12 000 events/s; COPY right after it wrote 77). Per side and round the table also
+//! gives what PostgreSQL wrote meanwhile (WAL bytes and full-page images, from `pg_stat_wal`),
+//! the checkpoints that ran, and the CPU seconds gridmap's process used.
 //!
 //! Environment: `GRIDMAP_BENCH_URL` (the running gridmap, on PostGIS), `GRIDMAP_BENCH_TOKEN` (a
 //! token that may post events in the whole city 410600), `GRIDMAP_BENCH_DB` (its database);
@@ -173,9 +174,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         delete_posted(&db, &id).await?;
         let copy = Side::measure(&config, &db, copy_anchor(&config, &db, &drafts, &id)).await?;
         println!(
-            "round {round}: gridmap {:.0} events/s, COPY {:.0} events/s",
+            "round {round}: gridmap {:.0} events/s (WAL {:X}–{:X}), COPY {:.0} events/s (WAL {:X}–{:X})",
             gridmap.rate(&config),
-            copy.rate(&config)
+            gridmap.before.lsn,
+            gridmap.after.lsn,
+            copy.rate(&config),
+            copy.before.lsn,
+            copy.after.lsn,
         );
         rounds.push((gridmap, copy));
     }
@@ -194,6 +199,8 @@ struct Counters {
     checkpoints: i64,
     /// gridmap's user + system CPU seconds; 0 without its pid.
     gridmap_cpu_s: f64,
+    /// The WAL position (for `pg_walinspect` on a slow round).
+    lsn: i64,
 }
 
 impl Counters {
@@ -201,7 +208,8 @@ impl Counters {
         let row = db
             .query_one(
                 "SELECT w.wal_bytes::float8, w.wal_fpi, \
-                 (b.checkpoints_timed + b.checkpoints_req)::bigint \
+                 (b.checkpoints_timed + b.checkpoints_req)::bigint, \
+                 (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint \
                  FROM pg_stat_wal w, pg_stat_bgwriter b",
                 &[],
             )
@@ -211,6 +219,7 @@ impl Counters {
             full_page_images: row.get(1),
             checkpoints: row.get(2),
             gridmap_cpu_s: pid.map_or(0.0, cpu_seconds),
+            lsn: row.get(3),
         })
     }
 }
@@ -245,6 +254,7 @@ impl Side {
         db: &Client,
         work: impl std::future::Future<Output = anyhow::Result<Duration>>,
     ) -> anyhow::Result<Side> {
+        db.batch_execute("CHECKPOINT").await?;
         let before = Counters::read(db, config.server_pid).await?;
         let took = work.await?;
         let after = Counters::read(db, config.server_pid).await?;

@@ -291,20 +291,24 @@ async fn the_satellite_basemap_is_proxied_and_the_key_stays_on_the_server() {
     }
 }
 
-#[tokio::test]
-async fn a_refused_key_or_a_dead_upstream_is_a_502_without_the_key() {
-    let upstream = satellite_upstream::start().await;
-    let server = server_with(Some(upstream.config("wrong-key-77"))).await;
+/// The error code and answer of one satellite tile from a server with this configuration.
+async fn satellite_refusal(satellite: Option<SatelliteConfig>) -> (u16, String, Value) {
+    let server = server_with(satellite).await;
     let token = common::token("410600", &[Role::Viewer]);
     let (status, answer) = get(
         &format!("{}/rasters/satellite/10/837/403", server.url()),
         &token,
     )
     .await;
-    assert_eq!(
-        (status, answer["error"]["code"].as_str()),
-        (502, Some("upstream_failed"))
-    );
+    let code = answer["error"]["code"].as_str().unwrap_or("").to_string();
+    (status, code, answer)
+}
+
+#[tokio::test]
+async fn a_refused_key_or_a_dead_upstream_is_a_502_without_the_key() {
+    let upstream = satellite_upstream::start().await;
+    let (status, code, answer) = satellite_refusal(Some(upstream.config("wrong-key-77"))).await;
+    assert_eq!((status, code.as_str()), (502, "upstream_failed"));
     let message = answer["error"]["message"].as_str().expect("message");
     assert!(
         message.contains("check the key") && !message.contains("wrong-key-77"),
@@ -313,26 +317,10 @@ async fn a_refused_key_or_a_dead_upstream_is_a_502_without_the_key() {
 
     let mut dead = upstream.config(KEY);
     dead.url = dead.url.map(|u| u.replace(&upstream.addr, "127.0.0.1:9"));
-    let server = server_with(Some(dead)).await;
-    let (status, answer) = get(
-        &format!("{}/rasters/satellite/10/837/403", server.url()),
-        &token,
-    )
-    .await;
-    assert_eq!(
-        (status, answer["error"]["code"].as_str()),
-        (502, Some("upstream_failed"))
-    );
+    let (status, code, answer) = satellite_refusal(Some(dead)).await;
+    assert_eq!((status, code.as_str()), (502, "upstream_failed"));
     assert!(!answer.to_string().contains(KEY), "{answer}");
 
-    let server = server_with(None).await;
-    let (status, answer) = get(
-        &format!("{}/rasters/satellite/10/837/403", server.url()),
-        &token,
-    )
-    .await;
-    assert_eq!(
-        (status, answer["error"]["code"].as_str()),
-        (404, Some("not_configured"))
-    );
+    let (status, code, _) = satellite_refusal(None).await;
+    assert_eq!((status, code.as_str()), (404, "not_configured"));
 }
