@@ -72,6 +72,8 @@ class WallMap {
     /** Selects the area `code`: breadcrumbs, outline, card, figures and charts; the map flies
      * to it (or jumps, without `animate`). */
     async select(code, animate = true) {
+        // Not ready until the figures of the new selection are shown (the tests wait on it).
+        document.body.dataset.ready = '0';
         const area = await this.api.get(`/api/areas/${encodeURIComponent(code)}`);
         const props = area.properties;
         this.selected = { code, level: props.level, name: props.name, feature: area };
@@ -120,6 +122,8 @@ class WallMap {
             this.api.get(`/api/stats/areas/${code}/children`, range),
             this.api.get('/api/stats/timeseries', { area: code, interval: 'day', from: this.filters.from }),
         ]);
+        // Another area was selected meanwhile: its own refresh shows its figures.
+        if (this.selected?.code !== code) return;
         this.children = children.children;
         this.renderKpis(stats, today);
         this.renderCard(stats);
