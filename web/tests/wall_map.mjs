@@ -187,15 +187,21 @@ try {
     await page.click('#breadcrumbs a[data-code="410611"]');
     await page.waitForFunction(() => window.gridmap.selected?.code === '410611' && document.body.dataset.ready === '1', null, { timeout: 30_000 });
 
-    // 4. A new event posted through the API appears without a reload.
-    const todayBefore = Number(digits(await page.textContent('#kpi-today')));
+    // 4. A new event posted through the API appears without a reload: the page comes to show
+    // the district's new count of today's events.
+    const selected = await page.evaluate(() => window.gridmap.selected.code);
+    const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+    const todayOf = async () => (await api(`/api/stats/areas/${selected}?from=${today}`)).events.total;
+    const todayBefore = await todayOf();
     const tilesBefore = await page.evaluate(() => window.gridmap.tileVersion);
     await api('/api/events', token, {
         method: 'POST',
         body: JSON.stringify({ external_id: `wall-map-${Date.now()}`, source: 'app', category: '0101', title: '大屏测试事件', lon, lat }),
     });
-    await page.waitForFunction((n) => Number(document.querySelector('#kpi-today').textContent.replace(/[^0-9]/g, '')) === n + 1, todayBefore, { timeout: 30_000 });
-    check(true, 'today\'s event count rose by one without a reload');
+    const todayAfter = await todayOf();
+    check(todayAfter === todayBefore + 1, `the posted event counts for ${selected} today (${todayBefore} → ${todayAfter})`);
+    await page.waitForFunction((n) => Number(document.querySelector('#kpi-today').textContent.replace(/[^0-9]/g, '')) === n, todayAfter, { timeout: 30_000 });
+    check(true, `the page shows today's new count, ${todayAfter}, without a reload`);
     check(await page.evaluate((v) => window.gridmap.tileVersion > v, tilesBefore), 'the event tiles were fetched again');
     check(problems.length === 0, `no console errors and no request beyond 127.0.0.1 (${problems.join('; ')})`);
     await page.close();

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use geo_types::Rect;
 
 use super::area_extents::AreaExtents;
-use super::packing::{pack_time, NO_TIME};
+use super::packing::{pack_end, pack_time, NO_TIME};
 use super::segment::Segment;
 use super::timeliness::{overdue_packed, status_index};
 use super::world::WorldRect;
@@ -65,7 +65,7 @@ impl EventFilter {
     pub fn matches(&self, e: &crate::model::Event) -> bool {
         let at = pack_time(e.reported_at);
         let in_window = self.from.is_none_or(|f| at >= pack_time(f))
-            && self.to.is_none_or(|t| at < pack_time(t));
+            && self.to.is_none_or(|t| at < pack_end(t));
         let any = |empty: bool, hit: bool| empty || hit;
         let in_box = self.bbox.is_none_or(|b| {
             let p = super::world::WorldPoint::from_lonlat(e.location.x(), e.location.y());
@@ -153,7 +153,7 @@ impl Compiled {
         let (from, to) = if nothing {
             (0, 0)
         } else {
-            (f.from.map_or(0, pack_time), f.to.map_or(NO_TIME, pack_time))
+            (f.from.map_or(0, pack_time), f.to.map_or(NO_TIME, pack_end))
         };
         Compiled {
             from,

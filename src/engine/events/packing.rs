@@ -92,6 +92,18 @@ pub fn pack_time(t: DateTime<Utc>) -> u32 {
     (t.timestamp() - EPOCH_UNIX).clamp(0, i64::from(NO_TIME) - 1) as u32
 }
 
+/// Packs the exclusive end of a window: the next whole second when `t` has a fraction, so an
+/// event reported earlier in `t`'s own second (stored to the second) falls inside. A window
+/// ending now then holds the event posted a moment ago.
+pub fn pack_end(t: DateTime<Utc>) -> u32 {
+    let whole = pack_time(t);
+    if t.timestamp_subsec_nanos() > 0 && whole < NO_TIME - 1 {
+        whole + 1
+    } else {
+        whole
+    }
+}
+
 /// Packs an optional instant, `None` as [`NO_TIME`].
 pub fn pack_opt_time(t: Option<DateTime<Utc>>) -> u32 {
     t.map_or(NO_TIME, pack_time)
@@ -113,6 +125,17 @@ pub fn month_of(t: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_end_inside_a_second_keeps_that_second() {
+        let whole = DateTime::parse_from_rfc3339("2026-12-06T11:38:28Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let inside = whole + chrono::Duration::milliseconds(900);
+        assert_eq!(pack_end(whole), pack_time(whole));
+        assert_eq!(pack_end(inside), pack_time(whole) + 1);
+        assert!(pack_time(whole + chrono::Duration::milliseconds(819)) < pack_end(inside));
+    }
 
     #[test]
     fn pattern_codes_round_trip_and_sort() {
