@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use gridmap::access::Role;
 use gridmap::model::scope_prefix;
 use serde_json::{json, Value};
-use tokio_postgres::NoTls;
 
 /// The window every comparison uses (China Standard Time days, `to` included) and the
 /// instant the server judges overdue at.
@@ -76,29 +75,12 @@ fn comparable(mut answer: Value) -> Value {
     answer
 }
 
-async fn get(url: &str, token: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON"))
-}
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client
-}
-
 /// The codes of the first base child of `code`, down to a grid: [code, street, community, grid].
 async fn chain_down(base: &str, token: &str, code: &str) -> Vec<String> {
     let mut codes = vec![code.to_string()];
     for _ in 0..3 {
         let last = codes.last().expect("code").clone();
-        let (status, body) = get(
+        let (status, body) = common::get_json(
             &format!("{base}/api/stats/areas/{last}/children?from={FROM}&to={TO}"),
             token,
         )
@@ -117,13 +99,13 @@ async fn chain_down(base: &str, token: &str, code: &str) -> Vec<String> {
 async fn area_statistics_equal_sql_on_postgis() {
     let (db_url, server) = common::postgis_sample_server().await;
     server.clock.set(at(NOW));
-    let db = connect(&db_url).await;
+    let db = common::connect(&db_url).await;
     let base = server.url();
     let token = common::token("410600", &[Role::Analyst]);
     let mut codes = vec!["410600".to_string()];
     codes.extend(chain_down(&base, &token, "410611").await);
     for (depth, code) in codes.iter().enumerate() {
-        let (status, answer) = get(
+        let (status, answer) = common::get_json(
             &format!("{base}/api/stats/areas/{code}?from={FROM}&to={TO}"),
             &token,
         )
@@ -181,11 +163,11 @@ fn additive(row: &Value) -> BTreeMap<String, u64> {
 async fn children_sum_to_their_parent_in_every_format() {
     let (db_url, server) = common::postgis_sample_server().await;
     server.clock.set(at(NOW));
-    let db = connect(&db_url).await;
+    let db = common::connect(&db_url).await;
     let base = server.url();
     let token = common::token("410600", &[Role::Analyst]);
     let url = format!("{base}/api/stats/areas/410611/children?from={FROM}&to={TO}");
-    let (status, body) = get(&url, &token).await;
+    let (status, body) = common::get_json(&url, &token).await;
     assert_eq!(status, 200, "{body}");
     let children = body["children"].as_array().expect("children");
     assert!(children.len() > 1);
@@ -238,7 +220,7 @@ async fn children_sum_to_their_parent_in_every_format() {
         );
     }
 
-    let (status, geojson) = get(&format!("{url}&format=geojson"), &token).await;
+    let (status, geojson) = common::get_json(&format!("{url}&format=geojson"), &token).await;
     assert_eq!(status, 200);
     let features = geojson["features"].as_array().expect("features");
     assert_eq!(features.len(), children.len());
@@ -255,7 +237,7 @@ async fn children_sum_to_their_parent_in_every_format() {
 async fn trend_lines_equal_sql_per_day_week_and_month() {
     let (db_url, server) = common::postgis_sample_server().await;
     server.clock.set(at(NOW));
-    let db = connect(&db_url).await;
+    let db = common::connect(&db_url).await;
     let base = server.url();
     let token = common::token("410611", &[Role::Analyst]);
     for metric in ["reported", "closed"] {
@@ -268,7 +250,7 @@ async fn trend_lines_equal_sql_per_day_week_and_month() {
             let url = format!(
                 "{base}/api/stats/timeseries?area=410611&metric={metric}&interval={interval}&from={from}&to={to}"
             );
-            let (status, body) = get(&url, &token).await;
+            let (status, body) = common::get_json(&url, &token).await;
             assert_eq!(status, 200, "{body}");
             let points = body["points"].as_array().expect("points");
             assert_eq!(
@@ -339,14 +321,14 @@ async fn statistics_are_scoped_and_refuse_bad_input() {
         "/api/stats/areas/410602/children",
         "/api/stats/timeseries?area=410621",
     ] {
-        let (status, body) = get(&format!("{base}{path}"), &street).await;
+        let (status, body) = common::get_json(&format!("{base}{path}"), &street).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (403, Some("out_of_scope")),
             "{path}"
         );
     }
-    let (status, body) = get(&format!("{base}/api/stats/timeseries"), &street).await;
+    let (status, body) = common::get_json(&format!("{base}/api/stats/timeseries"), &street).await;
     assert_eq!(
         status, 200,
         "the caller's own jurisdiction by default: {body}"
@@ -368,14 +350,14 @@ async fn statistics_are_scoped_and_refuse_bad_input() {
         ),
         ("/api/stats/areas/410611?colour=red", "bad_query"),
     ] {
-        let (status, body) = get(&format!("{base}{path}"), &city).await;
+        let (status, body) = common::get_json(&format!("{base}{path}"), &city).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (400, Some(code)),
             "{path}: {body}"
         );
     }
-    let (status, _) = get(&format!("{base}/api/stats/areas/410699"), &city).await;
+    let (status, _) = common::get_json(&format!("{base}/api/stats/areas/410699"), &city).await;
     assert_eq!(status, 404);
     server.stop().await.expect("stop");
 }

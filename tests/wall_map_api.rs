@@ -11,23 +11,11 @@ use std::collections::BTreeSet;
 use gridmap::access::Role;
 use gridmap::config::{SatelliteConfig, StoreLocation};
 use serde_json::Value;
-use tokio_postgres::NoTls;
 
 use common::satellite_upstream::{self, KEY, MISSING_ZOOM, PNG};
 
 /// The street of the scoped token (410611001 金山街道).
 const STREET: &str = "410611001";
-
-async fn get(url: &str, token: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON answer"))
-}
 
 fn codes(answer: &Value) -> Vec<String> {
     answer["areas"]
@@ -72,10 +60,7 @@ fn level_rank(level: &str) -> usize {
 #[tokio::test]
 async fn area_search_equals_sql_in_every_scope_and_ranks_best_first() {
     let (db_url, server) = common::postgis_sample_server().await;
-    let (db, connection) = tokio_postgres::connect(&db_url, NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
+    let db = common::connect(&db_url).await;
     let base = server.url();
     let city = common::token("410600", &[Role::Viewer]);
     let street = common::token(STREET, &[Role::Viewer]);
@@ -102,7 +87,7 @@ async fn area_search_equals_sql_in_every_scope_and_ranks_best_first() {
                 "{base}/api/areas?q={}&limit=50",
                 form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
             );
-            let (status, answer) = get(&url, token).await;
+            let (status, answer) = common::get_json(&url, token).await;
             assert_eq!(status, 200, "{query}: {answer}");
             let got = codes(&answer);
             let want = sql_codes(&db, query, prefix).await;
@@ -123,7 +108,7 @@ async fn area_search_equals_sql_in_every_scope_and_ranks_best_first() {
         }
     }
     // An exact name comes first; ranks then run from the top of the hierarchy down.
-    let (_, answer) = get(&format!("{base}/api/areas?q=鹤山区"), &city).await;
+    let (_, answer) = common::get_json(&format!("{base}/api/areas?q=鹤山区"), &city).await;
     assert_eq!(answer["areas"][0]["code"], "410602", "{answer}");
     assert_eq!(
         answer["areas"][0]["path"],
@@ -131,7 +116,7 @@ async fn area_search_equals_sql_in_every_scope_and_ranks_best_first() {
     );
     let bbox = answer["areas"][0]["bbox"].as_array().expect("bbox");
     assert!(bbox[0].as_f64() < bbox[2].as_f64() && bbox[1].as_f64() < bbox[3].as_f64());
-    let (_, answer) = get(&format!("{base}/api/areas?q=410611&limit=50"), &city).await;
+    let (_, answer) = common::get_json(&format!("{base}/api/areas?q=410611&limit=50"), &city).await;
     let levels: Vec<usize> = answer["areas"]
         .as_array()
         .expect("areas")
@@ -147,7 +132,7 @@ async fn area_search_equals_sql_in_every_scope_and_ranks_best_first() {
         ("q=a&limit=51", "bad_limit"),
         ("limit=5", "bad_query"),
     ] {
-        let (status, answer) = get(&format!("{base}/api/areas?{query}"), &city).await;
+        let (status, answer) = common::get_json(&format!("{base}/api/areas?{query}"), &city).await;
         assert_eq!(
             (status, answer["error"]["code"].as_str()),
             (400, Some(code)),
@@ -163,12 +148,10 @@ async fn area_search_equals_sql_in_every_scope_and_ranks_best_first() {
 #[tokio::test]
 async fn the_category_catalog_names_every_stored_category() {
     let (db_url, server) = common::postgis_sample_server().await;
-    let (db, connection) = tokio_postgres::connect(&db_url, NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
+    let db = common::connect(&db_url).await;
     let token = common::token("410600", &[Role::Viewer]);
-    let (status, answer) = get(&format!("{}/api/events/categories", server.url()), &token).await;
+    let (status, answer) =
+        common::get_json(&format!("{}/api/events/categories", server.url()), &token).await;
     assert_eq!(status, 200, "{answer}");
     let listed: Vec<&Value> = answer["categories"]
         .as_array()
@@ -282,7 +265,8 @@ async fn the_satellite_basemap_is_proxied_and_the_key_stays_on_the_server() {
         ("19/0/0", 400, "bad_tile"),
         (&format!("{MISSING_ZOOM}/1/1")[..], 404, "not_found"),
     ] {
-        let (got, answer) = get(&format!("{base}/rasters/satellite/{path}"), &token).await;
+        let (got, answer) =
+            common::get_json(&format!("{base}/rasters/satellite/{path}"), &token).await;
         assert_eq!(
             (got, answer["error"]["code"].as_str()),
             (status, Some(code)),
@@ -295,7 +279,7 @@ async fn the_satellite_basemap_is_proxied_and_the_key_stays_on_the_server() {
 async fn satellite_refusal(satellite: Option<SatelliteConfig>) -> (u16, String, Value) {
     let server = server_with(satellite).await;
     let token = common::token("410600", &[Role::Viewer]);
-    let (status, answer) = get(
+    let (status, answer) = common::get_json(
         &format!("{}/rasters/satellite/10/837/403", server.url()),
         &token,
     )

@@ -629,19 +629,13 @@ mod tests {
     #[test]
     fn flat_rows_name_every_value() {
         let area = Area {
-            code: "410611001".into(),
-            layer: Layer::Base,
-            level: crate::model::Level::Street,
-            name: "=金山街道".into(),
             parent_code: Some("410611".into()),
-            geometry: geo_types::MultiPolygon(vec![]),
-            center: None,
-            leader_name: None,
-            leader_phone: None,
-            leader_photo_url: None,
-            urban_rural: None,
-            valid_from: None,
-            valid_to: None,
+            ..Area::bare(
+                "410611001",
+                "=金山街道",
+                crate::model::Level::Street,
+                geo_types::MultiPolygon(vec![]),
+            )
         };
         let stats = AreaStats {
             code: area.code.clone(),

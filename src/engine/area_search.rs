@@ -81,26 +81,12 @@ pub fn search<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Layer, Level};
+    use crate::model::Level;
     use geo_types::{polygon, MultiPolygon};
 
     fn area(code: &str, name: &str, level: Level) -> Area {
         let square = polygon![(x: 114.0, y: 35.0), (x: 114.1, y: 35.0), (x: 114.1, y: 35.1), (x: 114.0, y: 35.1)];
-        Area {
-            code: code.into(),
-            name: name.into(),
-            layer: Layer::Base,
-            level,
-            parent_code: None,
-            geometry: MultiPolygon(vec![square]),
-            center: None,
-            leader_name: None,
-            leader_phone: None,
-            leader_photo_url: None,
-            urban_rural: None,
-            valid_from: None,
-            valid_to: None,
-        }
+        Area::bare(code, name, level, MultiPolygon(vec![square]))
     }
 
     fn index() -> AreaIndex {

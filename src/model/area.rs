@@ -144,6 +144,28 @@ pub struct Area {
     pub valid_to: Option<NaiveDate>,
 }
 
+#[cfg(test)]
+impl Area {
+    /// A base-layer area with only a code, a name, a level and a geometry (unit tests).
+    pub(crate) fn bare(code: &str, name: &str, level: Level, geometry: MultiPolygon<f64>) -> Area {
+        Area {
+            code: code.into(),
+            layer: Layer::Base,
+            level,
+            name: name.into(),
+            parent_code: None,
+            geometry,
+            center: None,
+            leader_name: None,
+            leader_phone: None,
+            leader_photo_url: None,
+            urban_rural: None,
+            valid_from: None,
+            valid_to: None,
+        }
+    }
+}
+
 /// The code of the city: the lowest code among the base areas without a parent (the root of
 /// the base tree). The key space of events written without a poster (`Event::idempotency_scope`
 /// of imported and generated events); `migrations/0004_event_idempotency_scope.sql` applies

@@ -123,6 +123,27 @@ pub fn test_config(store: StoreLocation) -> Config {
     }
 }
 
+/// A client of a test database, its connection driven in the background.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
+/// GET `url` with a bearer token: the status and the JSON answer.
+pub async fn get_json(url: &str, token: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON answer"))
+}
+
 /// A token for the test secret.
 pub fn token(scope: &str, roles: &[gridmap::access::Role]) -> String {
     gridmap::access::Auth::new(SECRET)

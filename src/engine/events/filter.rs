@@ -145,7 +145,10 @@ impl Compiled {
             (Some(keep), false) => match (extents.union_of(keep), bbox) {
                 (None, _) => (bbox, true),
                 (Some(r), None) => (Some(r), false),
-                (Some(r), Some(b)) => (r.intersection(&b), r.intersection(&b).is_none()),
+                (Some(r), Some(b)) => {
+                    let both = r.intersection(&b);
+                    (both, both.is_none())
+                }
             },
             _ => (bbox, false),
         };

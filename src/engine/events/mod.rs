@@ -304,9 +304,10 @@ impl EventStore {
                 new: row.at,
             });
         }
-        if rows.iter().any(|r| r.area != NO_AREA) {
+        let mut placed = rows.iter().filter(|r| r.area != NO_AREA).peekable();
+        if placed.peek().is_some() {
             let extents = Arc::make_mut(&mut self.extents);
-            for row in rows.iter().filter(|r| r.area != NO_AREA) {
+            for row in placed {
                 extents.grow(row.area, row.at);
             }
         }

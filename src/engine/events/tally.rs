@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::filter::{Compiled, EventFilter};
-use super::month_summary::{AreaCounts, MonthSummary};
+use super::month_summary::AreaCounts;
 use super::packing::{pack_time, NO_TIME};
 use super::query::scan_part;
 use super::segment::Segment;
@@ -99,49 +99,24 @@ impl EventTally {
     }
 }
 
+/// One thing a tally reads (see [`EventStore::visit_tallied`]).
+enum Tallied<'a> {
+    /// A matching live row of a part read row by row.
+    Row(&'a Segment, usize),
+    /// A kept area's counts in a month read from its summary (area index, or [`NO_AREA`]).
+    Counts(u32, &'a AreaCounts),
+    /// An open row of a kept area in such a month, for its overdue flag at the moment asked.
+    Open(&'a Segment, usize),
+}
+
 /// Whether a tally may read `part` from its summary: a month partition wholly inside the
-/// window, under a filter that keeps events by area alone (the summary counts by area).
-fn summarizable(filter: &EventFilter, compiled: &Compiled, part: &Part) -> bool {
-    let by_area_only = filter.statuses.is_empty()
-        && filter.categories.is_empty()
-        && filter.sources.is_empty()
-        && filter.levels.is_empty()
-        && filter.overdue.is_none()
-        && filter.bbox.is_none();
+/// window (the filter keeping events by area alone is checked once by the caller).
+fn month_inside_window(compiled: &Compiled, part: &Part) -> bool {
     let (first, last) = part.rows.time;
-    by_area_only
-        && part.month.is_some()
+    part.month.is_some()
         && compiled.from < compiled.to
         && compiled.from <= first
         && last < compiled.to
-}
-
-/// Calls `f` with the counts of each area `compiled` keeps in a month summary (area index,
-/// counts), then `open` with each of its open rows in those areas.
-fn visit_summary(
-    summary: &MonthSummary,
-    seg: &Segment,
-    compiled: &Compiled,
-    mut f: impl FnMut(u32, &AreaCounts),
-    mut open: impl FnMut(u32, usize),
-) {
-    for (area, counts) in summary.areas.iter().enumerate() {
-        let area = area as u32;
-        if compiled.keeps_area(area) {
-            f(area, counts);
-        }
-    }
-    if compiled.keeps_area(NO_AREA) {
-        if let Some(outside) = summary.area(NO_AREA) {
-            f(NO_AREA, outside);
-        }
-    }
-    for &i in &summary.open_rows {
-        let i = i as usize;
-        if compiled.keeps_area(seg.area[i]) {
-            open(seg.area[i], i);
-        }
-    }
 }
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
@@ -179,26 +154,13 @@ impl EventStore {
         let mut tally = EventTally::default();
         let mut categories = vec![0u64; self.dicts.categories.len()];
         let now = compiled.now;
-        for part in &self.parts {
-            if summarizable(filter, &compiled, part) {
-                let mut overdue = 0;
-                visit_summary(
-                    part.summary(),
-                    &part.rows,
-                    &compiled,
-                    |_, counts| tally.add_counts(counts, &mut categories),
-                    |_, i| {
-                        let seg = &part.rows;
-                        overdue += u64::from(overdue_packed(seg.status[i], seg.deadline[i], now));
-                    },
-                );
-                tally.overdue += overdue;
-            } else {
-                scan_part(part, &compiled, WorldRect::WORLD, &mut |seg, i| {
-                    tally.add(seg, i, now, &mut categories);
-                });
+        self.visit_tallied(filter, &compiled, |seen| match seen {
+            Tallied::Row(seg, i) => tally.add(seg, i, now, &mut categories),
+            Tallied::Counts(_, counts) => tally.add_counts(counts, &mut categories),
+            Tallied::Open(seg, i) => {
+                tally.overdue += u64::from(overdue_packed(seg.status[i], seg.deadline[i], now));
             }
-        }
+        });
         tally.by_category = self.category_counts(&categories);
         tally
     }
@@ -229,42 +191,66 @@ impl EventStore {
             }
             owners.get(area as usize).map_or(&[][..], Vec::as_slice)
         };
-        for part in &self.parts {
-            if summarizable(filter, &compiled, part) {
-                let mut overdue = vec![0u64; prefixes.len()];
-                visit_summary(
-                    part.summary(),
-                    &part.rows,
-                    &compiled,
-                    |area, counts| {
-                        for &k in owners_of(area) {
-                            tallies[k].add_counts(counts, &mut categories[k]);
-                        }
-                    },
-                    |area, i| {
-                        let seg = &part.rows;
-                        if overdue_packed(seg.status[i], seg.deadline[i], now) {
-                            for &k in owners_of(area) {
-                                overdue[k] += 1;
-                            }
-                        }
-                    },
-                );
-                for (tally, n) in tallies.iter_mut().zip(overdue) {
-                    tally.overdue += n;
+        self.visit_tallied(filter, &compiled, |seen| match seen {
+            Tallied::Row(seg, i) => {
+                for &k in owners_of(seg.area[i]) {
+                    tallies[k].add(seg, i, now, &mut categories[k]);
                 }
-            } else {
-                scan_part(part, &compiled, WorldRect::WORLD, &mut |seg, i| {
-                    for &k in owners_of(seg.area[i]) {
-                        tallies[k].add(seg, i, now, &mut categories[k]);
-                    }
-                });
             }
-        }
+            Tallied::Counts(area, counts) => {
+                for &k in owners_of(area) {
+                    tallies[k].add_counts(counts, &mut categories[k]);
+                }
+            }
+            Tallied::Open(seg, i) => {
+                if overdue_packed(seg.status[i], seg.deadline[i], now) {
+                    for &k in owners_of(seg.area[i]) {
+                        tallies[k].overdue += 1;
+                    }
+                }
+            }
+        });
         for (tally, counts) in tallies.iter_mut().zip(&categories) {
             tally.by_category = self.category_counts(counts);
         }
         tallies
+    }
+
+    /// Hands `visit` what a tally under `filter` reads, part by part: the months wholly inside
+    /// the window, under a filter that keeps events by area alone, as their summaries' counts
+    /// per kept area and their open rows in those areas; every other part row by row.
+    fn visit_tallied(
+        &self,
+        filter: &EventFilter,
+        compiled: &Compiled,
+        mut visit: impl FnMut(Tallied<'_>),
+    ) {
+        let by_area_only = filter.statuses.is_empty()
+            && filter.categories.is_empty()
+            && filter.sources.is_empty()
+            && filter.levels.is_empty()
+            && filter.overdue.is_none()
+            && filter.bbox.is_none();
+        for part in &self.parts {
+            if !(by_area_only && month_inside_window(compiled, part)) {
+                scan_part(part, compiled, WorldRect::WORLD, &mut |seg, i| {
+                    visit(Tallied::Row(seg, i));
+                });
+                continue;
+            }
+            let summary = part.summary();
+            let kept = (0..summary.areas.len() as u32).chain([NO_AREA]);
+            for area in kept.filter(|&a| compiled.keeps_area(a)) {
+                if let Some(counts) = summary.area(area) {
+                    visit(Tallied::Counts(area, counts));
+                }
+            }
+            for &i in &summary.open_rows {
+                if compiled.keeps_area(part.rows.area[i as usize]) {
+                    visit(Tallied::Open(&part.rows, i as usize));
+                }
+            }
+        }
     }
 
     /// Counts per bucket of the events `filter` keeps: `bounds` are the buckets' edges in
