@@ -42,6 +42,8 @@ pub enum ConfigError {
     Categories(String),
     #[error("invalid [satellite] in the config file: {0}")]
     Satellite(String),
+    #[error("invalid [workers] in the config file: {0}")]
+    Workers(String),
     #[error("{key} in the config file must be at least 1")]
     Zero { key: &'static str },
     #[error("trusted_proxies entry {0:?} is not an IP address or network such as 127.0.0.1 or 10.0.0.0/8")]
@@ -77,6 +79,9 @@ pub struct FileConfig {
     pub event_categories: Option<crate::model::category_names::CategoryNames>,
     /// A satellite basemap the service fetches for its map clients (`[satellite]`).
     pub satellite: Option<SatelliteConfig>,
+    /// Grid workers: status, alerts, fix checks and retention (`[workers]`).
+    #[serde(default)]
+    pub workers: WorkersConfig,
     /// Seconds a client has to send a request's line and headers before it is disconnected.
     pub header_read_timeout_s: Option<u64>,
     /// Seconds a connection may stay open with no request in progress.
@@ -244,6 +249,66 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// The satellite basemap, when a key is configured.
     pub satellite: Option<SatelliteConfig>,
+    /// Grid workers: status, alerts, fix checks and retention.
+    pub workers: WorkersConfig,
+}
+
+/// `[workers]`: the thresholds of worker status and alerts, the plausibility check of fixes
+/// and how long fixes are kept. Every key is optional.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// A worker without a fix for this many seconds is offline (default 600).
+    pub offline_after_s: u32,
+    /// Metres outside the home area a fix may lie before it counts as outside (default 50).
+    pub tolerance_m: f64,
+    /// Seconds a worker may stay outside before the out-of-grid alert (default 300).
+    pub dwell_s: u32,
+    /// Fixes implying a faster move from the worker's latest fix are refused (default 60 m/s,
+    /// 216 km/h: no grid worker's vehicle; a GPS jump).
+    pub max_speed_mps: f64,
+    /// Days of fixes kept; older ones are deleted every hour (default 180).
+    pub retention_days: u32,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> WorkersConfig {
+        WorkersConfig {
+            offline_after_s: 600,
+            tolerance_m: 50.0,
+            dwell_s: 300,
+            max_speed_mps: 60.0,
+            retention_days: 180,
+        }
+    }
+}
+
+impl WorkersConfig {
+    /// The engine's thresholds.
+    pub fn rules(&self) -> crate::engine::WorkerRules {
+        crate::engine::WorkerRules {
+            offline_after: chrono::Duration::seconds(i64::from(self.offline_after_s)),
+            tolerance_m: self.tolerance_m,
+            dwell: chrono::Duration::seconds(i64::from(self.dwell_s)),
+        }
+    }
+
+    fn check(self) -> Result<WorkersConfig, ConfigError> {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if self.offline_after_s == 0 || self.retention_days == 0 {
+            return Err(ConfigError::Workers(
+                "offline_after_s and retention_days must be at least 1".into(),
+            ));
+        }
+        if !(positive(self.max_speed_mps)
+            && (self.tolerance_m.is_finite() && self.tolerance_m >= 0.0))
+        {
+            return Err(ConfigError::Workers(
+                "max_speed_mps must be above 0 and tolerance_m at least 0".into(),
+            ));
+        }
+        Ok(self)
+    }
 }
 
 /// Values given on the command line or in the environment (clap merges the two; flags win).
@@ -307,6 +372,7 @@ impl Config {
                 }),
                 None => None,
             },
+            workers: file.workers.check()?,
             connections,
             trusted_proxies,
         })

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod generate;
 pub mod glyphs;
 pub mod import;
+pub mod live;
 pub mod model;
 pub mod serve;
 pub mod store;

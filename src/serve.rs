@@ -64,6 +64,8 @@ pub struct Server {
     pub clock: crate::clock::Clock,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The worker board's clock and the fix retention, stopped with the server.
+    upkeep: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -81,6 +83,9 @@ impl Server {
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        for task in &self.upkeep {
+            task.abort();
         }
         self.task.await??;
         Ok(())
@@ -107,6 +112,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         .load_events_without_steps(&mut |chunk| events.push(chunk))
         .await?;
     engine.load_events(events.finish());
+    let clock = crate::clock::Clock::system();
+    restore_workers(config, store.as_ref(), &engine, clock.now()).await?;
     tracing::info!(
         store = store.name(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -138,7 +145,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             (auth, Some(token))
         }
     };
-    let clock = crate::clock::Clock::system();
+    let upkeep = vec![
+        tokio::spawn(tick_workers(writes.clone(), clock.clone())),
+        tokio::spawn(prune_fixes(store.clone(), clock.clone(), config.workers)),
+    ];
     let state = AppState::new(Services {
         engine: engine.clone(),
         store: store.clone(),
@@ -158,6 +168,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             None => None,
         },
         writes: writes.clone(),
+        workers: config.workers,
     });
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -188,7 +199,62 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         clock,
         shutdown: Some(tx),
         task,
+        upkeep,
     })
+}
+
+/// How far back the worker board looks for each worker's latest fix at start-up: a worker
+/// silent for longer starts without a position.
+const LATEST_FIX_LOOKBACK_DAYS: i64 = 7;
+
+/// How often the worker board's clock moves (status and due alerts).
+const WORKER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How often fixes past their retention are deleted.
+const FIX_RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Puts the configured rules on the worker board and starts it from the stored latest fixes
+/// and open alerts; stores the alerts the restart changed.
+async fn restore_workers(
+    config: &Config,
+    store: &dyn Store,
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    engine.set_worker_rules(config.workers.rules());
+    let since = now - chrono::Duration::days(LATEST_FIX_LOOKBACK_DAYS);
+    let state = store.load_worker_state(since).await?;
+    let changed = engine.restore_workers(state, now);
+    store.save_alerts(&changed).await?;
+    Ok(())
+}
+
+/// Moves the worker board's clock every [`WORKER_TICK`].
+async fn tick_workers(writes: Arc<WritePath>, clock: crate::clock::Clock) {
+    let mut every = tokio::time::interval(WORKER_TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        writes.tick_workers(clock.now()).await;
+    }
+}
+
+/// Deletes the fixes older than the retention, at start-up and every hour.
+async fn prune_fixes(
+    store: Arc<dyn Store>,
+    clock: crate::clock::Clock,
+    workers: crate::config::WorkersConfig,
+) {
+    let mut every = tokio::time::interval(FIX_RETENTION_EVERY);
+    loop {
+        every.tick().await;
+        let before = clock.now() - chrono::Duration::days(i64::from(workers.retention_days));
+        match store.prune_fixes(before).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, %before, "deleted fixes past their retention"),
+            Err(e) => tracing::error!(error = %e, "cannot delete fixes past their retention"),
+        }
+    }
 }
 
 /// The default embedded store is filled with the sample city on first run, so a new user sees

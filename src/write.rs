@@ -21,8 +21,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{broadcast, Mutex};
 
-use crate::engine::{Engine, Extents};
-use crate::model::{Change, Event};
+use chrono::{DateTime, Utc};
+
+use crate::engine::{Engine, Extents, WorkerUpdate};
+use crate::model::{Change, Event, WorkerAlert, WorkerFix};
 use crate::store::event_query::Ingested;
 use crate::store::{Store, StoreError};
 use crate::tiles::cache::TileCache;
@@ -73,6 +75,8 @@ pub struct Published {
     pub changes: Vec<Change>,
     /// Where they changed the map, old and new.
     pub extents: Extents,
+    /// What changed on the worker board (fixes, status, alerts).
+    pub workers: Vec<WorkerUpdate>,
 }
 
 /// The write path of a serving process: store, engine, tile cache, live channel.
@@ -154,6 +158,61 @@ impl WritePath {
         Ok(true)
     }
 
+    /// Stores GPS fixes ([`Store::insert_fixes`]) and takes the new ones onto the worker board
+    /// at `now`; answers per fix whether it was new. Batches commit concurrently; their
+    /// applies are ordered. The alerts the fixes raised or cleared are stored before they are
+    /// published.
+    pub async fn ingest_fixes(
+        &self,
+        fixes: &[WorkerFix],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let new = self.store.insert_fixes(fixes).await?;
+        let stored: Vec<WorkerFix> = fixes
+            .iter()
+            .zip(&new)
+            .filter(|(_, new)| **new)
+            .map(|(fix, _)| fix.clone())
+            .collect();
+        if !stored.is_empty() {
+            let _order = self.order.lock().await;
+            let updates = self.engine.apply_fixes(&stored, now);
+            self.publish_workers(updates).await;
+        }
+        Ok(new)
+    }
+
+    /// Moves the worker board's clock to `now`: status changes and due alerts are stored
+    /// (alerts) and published.
+    pub async fn tick_workers(&self, now: DateTime<Utc>) {
+        let _order = self.order.lock().await;
+        let updates = self.engine.tick_workers(now);
+        self.publish_workers(updates).await;
+    }
+
+    /// Stores the alerts among `updates`, then publishes them all. A store failure is logged:
+    /// the alert stays on the board and is written again when it is cleared.
+    async fn publish_workers(&self, updates: Vec<WorkerUpdate>) {
+        if updates.is_empty() {
+            return;
+        }
+        let alerts: Vec<WorkerAlert> = updates
+            .iter()
+            .filter_map(|u| match u {
+                WorkerUpdate::Alert(alert) => Some(alert.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Err(e) = self.store.save_alerts(&alerts).await {
+            tracing::error!(error = %e, alerts = alerts.len(), "cannot store worker alerts");
+        }
+        let _ = self.published.send(Arc::new(Published {
+            changes: Vec::new(),
+            extents: Extents::default(),
+            workers: updates,
+        }));
+    }
+
     /// Engine, tile cache, subscribers: everything after the commit. Callers hold `order`.
     fn show(&self, changes: Vec<Change>) {
         let extents = self.engine.apply(&changes);
@@ -161,9 +220,11 @@ impl WritePath {
         self.tile_cache
             .invalidate_points(&self.tilesets, &extents.event_points());
         // No subscriber is not an error: the batch is applied either way.
-        let _ = self
-            .published
-            .send(Arc::new(Published { changes, extents }));
+        let _ = self.published.send(Arc::new(Published {
+            changes,
+            extents,
+            workers: Vec::new(),
+        }));
     }
 }
 

@@ -8,9 +8,11 @@ pub mod error;
 pub mod event_list;
 pub mod event_params;
 pub mod events;
+pub mod fixes;
 pub mod fonts;
 pub mod health;
 pub mod home;
+pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod satellite;
@@ -18,6 +20,7 @@ pub mod stats;
 pub mod styles;
 pub mod tiles;
 pub mod viewer;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -84,6 +87,8 @@ pub struct Services {
     pub satellite: Option<Arc<crate::tiles::satellite::SatelliteProxy>>,
     /// Where every write goes: store, engine, tile cache, live subscribers.
     pub writes: Arc<crate::write::WritePath>,
+    /// Worker thresholds, the fix plausibility check and retention (`[workers]`).
+    pub workers: crate::config::WorkersConfig,
 }
 
 /// The whole router: the [`routes`], the routes behind the shared layers (request metrics,
@@ -184,6 +189,11 @@ fn layered_routes() -> Vec<Route> {
         Route::post("/api/events", events::ingest),
         Route::get("/api/events/{code}", events::event),
         Route::post("/api/events/{code}/transitions", events::transition),
+        Route::post("/api/fixes", fixes::ingest),
+        Route::get("/api/workers", workers::list),
+        Route::get("/api/workers/nearest", workers::nearest),
+        Route::get("/api/workers/alerts", workers::alerts),
+        Route::get("/api/live", live::live),
         Route::get("/tiles", tiles::catalog),
         Route::get("/tiles/{tileset}", tiles::tilejson),
         Route::get("/styles/{name}", styles::style),

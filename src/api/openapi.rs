@@ -223,6 +223,106 @@ fn event_paths() -> Value {
                 }
             }
         },
+        "/api/fixes": {"post": {
+            "summary": "GPS fixes of grid workers (roles device, dispatcher, admin): a batch, each checked on its own",
+            "description": "Each fix names its worker by code (worker) or device id (device) and gives at (RFC 3339), lon, lat in crs (wgs84 default, gcj02, bd09), and optionally accuracy (m), speed (m/s) and heading (degrees). Fixes that pass are stored in one transaction before the answer (durable). Per fix: stored; duplicate (a fix of that worker at that instant is stored: a retry is harmless); refused with a code: bad_fix, missing_worker, unknown_worker, out_of_scope (the worker's home is outside your jurisdiction), bad_time, future_time (more than 60 s ahead of the service clock), too_old (past the retention), missing_position, bad_crs, outside_china, bad_value, impossible_speed (faster than [workers] max_speed_mps from the worker's previous fix). A fix older than the worker's latest is stored for its track but does not move the worker.",
+            "security": [{"bearer": []}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["fixes"], "properties": {
+                "fixes": {"type": "array", "minItems": 1, "maxItems": 5000, "items": {"type": "object", "properties": {
+                    "worker": {"type": "string"}, "device": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+                    "lon": {"type": "number"}, "lat": {"type": "number"}, "crs": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]},
+                    "accuracy": {"type": "number", "minimum": 0}, "speed": {"type": "number", "minimum": 0},
+                    "heading": {"type": "number", "minimum": 0, "maximum": 360}
+                }}}
+            }}}}},
+            "responses": {
+                "200": {"description": "one result per fix, in input order", "content": {"application/json": {"schema": {"type": "object", "required": ["stored", "duplicates", "refused", "results"], "properties": {
+                    "stored": {"type": "integer"}, "duplicates": {"type": "integer"}, "refused": {"type": "integer"},
+                    "results": {"type": "array", "items": {"type": "object", "required": ["status"], "properties": {
+                        "status": {"type": "string", "enum": ["stored", "duplicate", "refused"]},
+                        "worker": {"type": "string"},
+                        "error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+                    }}}
+                }}}}},
+                "400": error_response("bad_json, empty_batch or too_many_fixes"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("forbidden_role"),
+                "413": error_response("body_too_large"),
+                "503": error_response("unavailable: the store cannot take the fixes")
+            }
+        }},
+        "/api/workers": {"get": {
+            "summary": "Grid workers in scope (by home area) as GeoJSON, each at its latest fix: status (online/offline), the grid it stands in, inside_home, outside_m and its open out-of-grid alert",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "area", "in": "query", "required": false, "description": "only workers whose home area is inside this one (default: your jurisdiction)", "schema": {"type": "string"}},
+                {"name": "status", "in": "query", "required": false, "schema": {"type": "string", "enum": ["online", "offline", "all"], "default": "all"}},
+                {"name": "crs", "in": "query", "required": false, "description": "output CRS of positions", "schema": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"}}
+            ],
+            "responses": {
+                "200": {"description": "FeatureCollection (geometry null before a worker's first fix)", "content": {"application/geo+json": {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}},
+                "400": error_response("bad_query, bad_status or bad_crs"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("out_of_scope"),
+                "404": error_response("not_found: no such area")
+            }
+        }},
+        "/api/workers/nearest": {"get": {
+            "summary": "The k nearest workers in scope to a point (就近派遣), nearest first, with distance_m (geodesic); online only unless online=false",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "lon", "in": "query", "required": true, "schema": {"type": "number"}},
+                {"name": "lat", "in": "query", "required": true, "schema": {"type": "number"}},
+                {"name": "crs", "in": "query", "required": false, "description": "CRS of lon/lat and of the answer", "schema": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"}},
+                {"name": "k", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5}},
+                {"name": "online", "in": "query", "required": false, "schema": {"type": "boolean", "default": true}},
+                {"name": "area", "in": "query", "required": false, "description": "only workers whose home area is inside this one", "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "FeatureCollection, nearest first", "content": {"application/geo+json": {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}},
+                "400": error_response("bad_query, bad_k, bad_crs or bad_position"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("out_of_scope"),
+                "404": error_response("not_found: no such area")
+            }
+        }},
+        "/api/workers/alerts": {"get": {
+            "summary": "Out-of-grid alerts (越界) of workers in scope: raised in [from, to) or open at from, oldest first",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "area", "in": "query", "required": false, "schema": {"type": "string"}},
+                {"name": "from", "in": "query", "required": false, "description": "RFC 3339 (default: a day before to)", "schema": {"type": "string", "format": "date-time"}},
+                {"name": "to", "in": "query", "required": false, "description": "RFC 3339, exclusive (default: now)", "schema": {"type": "string", "format": "date-time"}},
+                {"name": "open", "in": "query", "required": false, "description": "only alerts not cleared", "schema": {"type": "boolean", "default": false}}
+            ],
+            "responses": {
+                "200": {"description": "the alerts", "content": {"application/json": {"schema": {"type": "object", "required": ["alerts"], "properties": {"alerts": {"type": "array", "items": {"type": "object"}}}}}}},
+                "400": error_response("bad_query or bad_window"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("out_of_scope"),
+                "404": error_response("not_found: no such area"),
+                "503": error_response("unavailable: the store cannot be read")
+            }
+        }},
+        "/api/live": {"get": {
+            "summary": "The live stream (WebSocket): worker fixes, status, alerts and events in scope as they happen",
+            "description": "Connect with a WebSocket client; from a browser pass the token as ?token=. Subscribe with ?area=&kinds=&snapshot=true or a message {\"type\": \"subscribe\", \"area\": …, \"kinds\": [\"fixes\", \"status\", \"alerts\", \"events\"], \"snapshot\": true}. Messages: subscribed, snapshot (workers as a FeatureCollection and the open alerts), fix and status (worker: a Feature as GET /api/workers gives), alert, event, heartbeat (every 15 s), lagged (a slow client's messages were dropped: ask for a snapshot), error. Positions of a slow client are coalesced to the latest per worker.",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "token", "in": "query", "required": false, "description": "bearer token, for browsers", "schema": {"type": "string"}},
+                {"name": "area", "in": "query", "required": false, "schema": {"type": "string"}},
+                {"name": "kinds", "in": "query", "required": false, "description": "comma list of fixes, status, alerts, events (default all)", "schema": {"type": "string"}},
+                {"name": "snapshot", "in": "query", "required": false, "schema": {"type": "boolean", "default": false}}
+            ],
+            "responses": {
+                "101": {"description": "switching to the WebSocket protocol"},
+                "400": error_response("bad_query or bad_kinds"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("out_of_scope"),
+                "404": error_response("not_found: no such area"),
+                "426": error_response("upgrade_required: not a WebSocket handshake")
+            }
+        }},
         "/api/events/categories": {"get": {
             "summary": "The event category catalog (事件分类): code, name, major class and its name, in code order; from events/categories.toml and the config file's [event_categories]",
             "security": [{"bearer": []}],

@@ -9,7 +9,8 @@
 //!   other layers re-pick the owner per level; rollups follow through the [`Ledger`].
 //! - Adding or removing base areas rebuilds the base rollups from the totals per grid code.
 //! - Events of a batch go to the event store together (one tail segment per batch); worker
-//!   fixes are not part of this read model yet and are ignored.
+//!   fixes are not part of the snapshot: they go to the worker board (`workers`) through
+//!   `Engine::apply_fixes`.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -23,15 +23,18 @@ mod housing;
 pub mod point_in_area;
 mod rollup;
 mod snapshot;
+pub mod workers;
 
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+
+use chrono::{DateTime, Utc};
 
 use arc_swap::ArcSwap;
 
-use crate::model::{Change, Dataset};
+use crate::model::{Change, Dataset, WorkerAlert, WorkerFix, WorkerState};
 use apply::Writer;
 pub use area_index::IndexedArea;
 pub use basemap_index::basemap_bounds;
@@ -40,22 +43,66 @@ pub use events::{EventLoader, EventMove, EventStore};
 pub use extents::Extents;
 pub use rollup::{CareTotals, Rollup};
 pub use snapshot::{Sizes, Snapshot};
+pub use workers::{WorkerBoard, WorkerRules, WorkerStatus, WorkerUpdate, WorkerView};
 
 /// The read model: a published snapshot and the writer state behind it. `Send + Sync`; share
 /// it in an `Arc`.
 pub struct Engine {
     current: ArcSwap<Snapshot>,
     writer: Mutex<Writer>,
+    /// The workers' live state; written by fixes and ticks, read by the worker endpoints.
+    workers: RwLock<WorkerBoard>,
 }
 
 impl Engine {
     /// Builds the read model from a loaded dataset (indexes, grid codes, rollups).
     pub fn new(data: Dataset) -> Engine {
+        let workers = WorkerBoard::new(WorkerRules::default(), data.workers.clone());
         let (writer, snapshot) = Writer::load(data);
         Engine {
             current: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(writer),
+            workers: RwLock::new(workers),
         }
+    }
+
+    /// Sets the thresholds of worker status and alerts (config `[workers]`), keeping the
+    /// registry; call before [`Engine::restore_workers`].
+    pub fn set_worker_rules(&self, rules: WorkerRules) {
+        let mut board = self.workers_mut();
+        let registry = board
+            .views(|_| true)
+            .into_iter()
+            .map(|v| v.worker.clone())
+            .collect();
+        *board = WorkerBoard::new(rules, registry);
+    }
+
+    /// Starts the worker board from the stored latest fixes and open alerts; answers the
+    /// alerts that changed on the way (see [`WorkerBoard::restore`]).
+    pub fn restore_workers(&self, state: WorkerState, now: DateTime<Utc>) -> Vec<WorkerAlert> {
+        let snapshot = self.snapshot();
+        self.workers_mut().restore(state, &snapshot, now)
+    }
+
+    /// Takes newly stored fixes onto the worker board; answers what changed.
+    pub fn apply_fixes(&self, fixes: &[WorkerFix], now: DateTime<Utc>) -> Vec<WorkerUpdate> {
+        let snapshot = self.snapshot();
+        self.workers_mut().apply_fixes(fixes, &snapshot, now)
+    }
+
+    /// Moves the worker board's clock to `now` (offline, due alerts); answers what changed.
+    pub fn tick_workers(&self, now: DateTime<Utc>) -> Vec<WorkerUpdate> {
+        self.workers_mut().tick(now)
+    }
+
+    /// The worker board, for reading; hold it briefly (fixes wait for it).
+    pub fn workers(&self) -> RwLockReadGuard<'_, WorkerBoard> {
+        self.workers.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn workers_mut(&self) -> std::sync::RwLockWriteGuard<'_, WorkerBoard> {
+        self.workers.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The current snapshot; cheap, never blocks.
@@ -76,7 +123,25 @@ impl Engine {
         let mut next = Snapshot::clone(&current);
         extents.events = writer.apply(&mut next, changes);
         self.current.store(Arc::new(next));
+        self.apply_registry(changes);
         extents
+    }
+
+    /// Worker records of a batch go to the board (their fixes come through
+    /// [`Engine::apply_fixes`]).
+    fn apply_registry(&self, changes: &[Change]) {
+        let workers = changes
+            .iter()
+            .filter(|c| matches!(c, Change::UpsertWorker(_) | Change::DeleteWorker(_)));
+        let mut board = None;
+        for change in workers {
+            let board = board.get_or_insert_with(|| self.workers_mut());
+            match change {
+                Change::UpsertWorker(w) => board.upsert_worker(w.clone()),
+                Change::DeleteWorker(code) => board.remove_worker(code),
+                _ => {}
+            }
+        }
     }
 
     /// Replaces the event store (start-up loading, see [`EventLoader`]) and publishes it.

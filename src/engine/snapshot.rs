@@ -73,6 +73,11 @@ impl Snapshot {
         super::area_search::search(&self.areas, query, visible, limit)
     }
 
+    /// The area with this code with its prepared polygon (for repeated point tests).
+    pub fn indexed_area(&self, code: &str) -> Option<&IndexedArea> {
+        self.areas.get(code).map(Arc::as_ref)
+    }
+
     /// Direct children (`parent_code == code`) of every layer, sorted by code.
     pub fn children(&self, code: &str) -> Vec<&Area> {
         self.areas.children(code).map(|a| &a.area).collect()

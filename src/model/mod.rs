@@ -15,6 +15,7 @@ pub mod deadline_hours;
 pub mod event;
 pub mod event_code;
 pub mod event_input;
+pub mod fix_input;
 pub mod population;
 pub mod worker;
 pub mod workflow;
@@ -27,7 +28,7 @@ pub use basemap::{BasemapFeature, BasemapGeometry, BasemapKind};
 pub use building::{Building, BuildingUse, House, HouseUse};
 pub use event::{Evaluation, Event, EventSource, EventStatus, HandlingLevel, Transition};
 pub use population::{CareCounts, Population, PopulationCounts};
-pub use worker::{Worker, WorkerFix, WorkerRole};
+pub use worker::{AlertKind, Worker, WorkerAlert, WorkerFix, WorkerRole, WorkerState};
 
 /// The OGC type name of a geometry, for error messages that say what was given instead.
 pub fn geometry_type_name(g: &Geometry<f64>) -> &'static str {

@@ -10,7 +10,9 @@ pub mod postgis;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::model::{Change, Dataset, Event, EventSource};
+use chrono::{DateTime, Utc};
+
+use crate::model::{Change, Dataset, Event, EventSource, WorkerAlert, WorkerFix, WorkerState};
 use event_query::Ingested;
 
 /// Errors any store can report, with the backend's own detail in the message.
@@ -121,6 +123,32 @@ pub trait Store: Send + Sync {
 
     /// The highest stored event code starting with `prefix` (`E{yyyymmdd}`), if any.
     async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores GPS fixes in one transaction (PostGIS: into their day partitions) and answers,
+    /// per fix in input order, whether it was new: `false` when a fix of that worker at that
+    /// instant was stored already or came earlier in the batch (then nothing is written for
+    /// it). Every fix's worker must be stored ([`StoreError::Data`] naming it otherwise).
+    async fn insert_fixes(&self, fixes: &[WorkerFix]) -> Result<Vec<bool>, StoreError>;
+
+    /// The newest stored fix of each worker among the fixes at or after `since`, and the
+    /// alerts not cleared: what the engine's worker board starts from.
+    async fn load_worker_state(&self, since: DateTime<Utc>) -> Result<WorkerState, StoreError>;
+
+    /// Stores alerts, replacing the stored alert of the same id (an alert is written when
+    /// raised and again when cleared).
+    async fn save_alerts(&self, alerts: &[WorkerAlert]) -> Result<(), StoreError>;
+
+    /// The alerts raised in `[from, to)` and those raised earlier still open at `from`,
+    /// oldest first.
+    async fn worker_alerts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<WorkerAlert>, StoreError>;
+
+    /// Deletes the fixes older than `before` (retention); answers how many were deleted.
+    /// PostGIS drops whole day partitions.
+    async fn prune_fixes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Changes made by other writers (PostGIS triggers + NOTIFY), as full records. `None` for a
     /// backend that has no other writers. May be called once.

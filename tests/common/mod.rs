@@ -120,6 +120,7 @@ pub fn test_config(store: StoreLocation) -> Config {
         connections: gridmap::config::ConnectionLimits::default(),
         trusted_proxies: gridmap::config::TrustedProxies::default(),
         satellite: None,
+        workers: gridmap::config::WorkersConfig::default(),
     }
 }
 

@@ -19,6 +19,7 @@ mod functions;
 mod read;
 mod rows;
 mod schema;
+mod worker_state;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +30,9 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use crate::model::{Change, Dataset, Event, EventSource};
+use chrono::{DateTime, Utc};
+
+use crate::model::{Change, Dataset, Event, EventSource, WorkerAlert, WorkerFix, WorkerState};
 use crate::store::event_query::Ingested;
 use crate::store::{Counts, Store, StoreError};
 
@@ -195,6 +198,37 @@ impl Store for GpkgStore {
     async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError> {
         let prefix = prefix.to_string();
         self.read(move |conn| events::last_code(conn, &prefix))
+            .await
+    }
+
+    async fn insert_fixes(&self, fixes: &[WorkerFix]) -> Result<Vec<bool>, StoreError> {
+        let fixes = fixes.to_vec();
+        self.write(move |conn| worker_state::insert_fixes(conn, &fixes))
+            .await
+    }
+
+    async fn load_worker_state(&self, since: DateTime<Utc>) -> Result<WorkerState, StoreError> {
+        self.read(move |conn| worker_state::load_state(conn, since))
+            .await
+    }
+
+    async fn save_alerts(&self, alerts: &[WorkerAlert]) -> Result<(), StoreError> {
+        let alerts = alerts.to_vec();
+        self.write(move |conn| worker_state::save_alerts(conn, &alerts))
+            .await
+    }
+
+    async fn worker_alerts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<WorkerAlert>, StoreError> {
+        self.read(move |conn| worker_state::alerts(conn, from, to))
+            .await
+    }
+
+    async fn prune_fixes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.write(move |conn| worker_state::prune(conn, before))
             .await
     }
 

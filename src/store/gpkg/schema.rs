@@ -24,7 +24,7 @@ pub const GEOMETRY_COLUMN: &str = "geom";
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// All schema versions in order; the current version is their count.
-const MIGRATIONS: [Migration; 3] = [create_v1, create_v2, create_v3];
+const MIGRATIONS: [Migration; 4] = [create_v1, create_v2, create_v3, create_v4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -44,7 +44,7 @@ struct Table {
     description: &'static str,
 }
 
-const TABLES: [Table; 9] = [
+const TABLES: [Table; 10] = [
     Table {
         name: "area",
         content: Content::Features("MULTIPOLYGON"),
@@ -91,10 +91,17 @@ const TABLES: [Table; 9] = [
         content: Content::Features("GEOMETRY"),
         description: "Basemap: roads (LineString), rivers (LineString) and water (MultiPolygon)",
     },
+    Table {
+        name: "worker_alert",
+        content: Content::Features("POINT"),
+        description: "Alerts about grid workers: out of their home area (越界)",
+    },
 ];
 
-/// The tables version 1 created (version 2 added `basemap`).
+/// The tables version 1 created (version 2 added `basemap`, version 4 `worker_alert`).
 const V1_TABLES: usize = 8;
+/// The tables up to version 3.
+const V3_TABLES: usize = 9;
 
 /// The feature tables (with a geometry column and an R-tree) among `tables`.
 fn feature_tables(tables: &'static [Table]) -> impl Iterator<Item = &'static str> {
@@ -253,7 +260,7 @@ fn create_v2(conn: &Connection) -> rusqlite::Result<()> {
   name TEXT NOT NULL
 );",
     )?;
-    for table in TABLES[V1_TABLES..].iter() {
+    for table in TABLES[V1_TABLES..V3_TABLES].iter() {
         register(conn, table)?;
         conn.execute_batch(&rtree_ddl(table.name, GEOMETRY_COLUMN))?;
     }
@@ -269,6 +276,29 @@ fn create_v2(conn: &Connection) -> rusqlite::Result<()> {
 fn create_v3(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(EVENT_V3)?;
     conn.execute_batch(&rtree_triggers("event", GEOMETRY_COLUMN))
+}
+
+/// Version 4: the `worker_alert` feature table, registered with its R-tree.
+fn create_v4(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE worker_alert (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT,
+  id TEXT NOT NULL UNIQUE,
+  worker_code TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('out_of_grid')),
+  home_code TEXT NOT NULL,
+  raised_at DATETIME NOT NULL,
+  cleared_at DATETIME,
+  distance_m DOUBLE NOT NULL CHECK (distance_m >= 0)
+);
+CREATE INDEX worker_alert_raised_at ON worker_alert (raised_at);",
+    )?;
+    for table in TABLES[V3_TABLES..].iter() {
+        register(conn, table)?;
+        conn.execute_batch(&rtree_ddl(table.name, GEOMETRY_COLUMN))?;
+    }
+    Ok(())
 }
 
 /// The rebuild of `event` (see [`create_v3`]).

@@ -59,7 +59,7 @@ fn apply_change(
         Change::SetPopulation(p) => set_population(conn, p, touched),
         Change::UpsertWorker(w) => upsert_worker(conn, w, touched),
         Change::DeleteWorker(code) => delete_worker(conn, code, touched),
-        Change::InsertFix(f) => insert_fix(conn, f, touched),
+        Change::InsertFix(f) => insert_fix(conn, f, touched).map(|_| ()),
         Change::UpsertEvent(e) => upsert_event(conn, e, touched),
         Change::UpsertBasemap(f) => upsert_basemap(conn, f, touched),
         Change::DeleteBasemap(code) => delete_basemap(conn, code, touched),
@@ -87,7 +87,10 @@ fn sql() -> &'static Sql {
         house: upsert_sql("house", "code", &HOUSE_COLUMNS),
         population: upsert_sql("population", "house_code", population_columns()),
         worker: upsert_sql("worker", "code", &WORKER_COLUMNS),
-        fix: upsert_sql("worker_fix", "worker_code, at", &FIX_COLUMNS),
+        fix: format!(
+            "{} ON CONFLICT(worker_code, at) DO NOTHING",
+            insert_sql("worker_fix", &FIX_COLUMNS)
+        ),
         event: upsert_sql("event", "code", &EVENT_COLUMNS),
         basemap: upsert_sql("basemap", "code", &BASEMAP_COLUMNS),
         transition: insert_sql("event_transition", &TRANSITION_COLUMNS),
@@ -119,7 +122,7 @@ fn upsert_sql(table: &str, key: &str, columns: &[&str]) -> String {
 }
 
 /// Runs a cached statement; constraint violations become integrity errors naming `what`.
-fn execute(
+pub(super) fn execute(
     conn: &Connection,
     sql: &str,
     params: impl Params,
@@ -151,7 +154,10 @@ fn first(conn: &Connection, sql: &str, key: &str) -> Result<Option<String>, Gpkg
         .map_err(GpkgError::sqlite(format!("checking references of {key}")))
 }
 
-fn encode(geometry: Geometry<f64>, what: impl FnOnce() -> String) -> Result<Vec<u8>, GpkgError> {
+pub(super) fn encode(
+    geometry: Geometry<f64>,
+    what: impl FnOnce() -> String,
+) -> Result<Vec<u8>, GpkgError> {
     blob::encode(&geometry, STORAGE_SRID).map_err(|source| GpkgError::Encode {
         what: what(),
         source,
@@ -374,7 +380,12 @@ fn delete_worker(conn: &Connection, code: &str, touched: &mut Touched) -> Result
     Ok(())
 }
 
-fn insert_fix(conn: &Connection, f: &WorkerFix, touched: &mut Touched) -> Result<(), GpkgError> {
+/// Stores a fix unless one of its worker and instant is stored; answers whether it was new.
+pub(super) fn insert_fix(
+    conn: &Connection,
+    f: &WorkerFix,
+    touched: &mut Touched,
+) -> Result<bool, GpkgError> {
     let at = time_text(&f.at);
     let what = || format!("the fix of worker {} at {at}", f.worker_code);
     if first(
@@ -390,7 +401,7 @@ fn insert_fix(conn: &Connection, f: &WorkerFix, touched: &mut Touched) -> Result
         )));
     }
     let geom = encode(f.position.into(), what)?;
-    execute(
+    let inserted = execute(
         conn,
         &sql().fix,
         params![
@@ -405,7 +416,7 @@ fn insert_fix(conn: &Connection, f: &WorkerFix, touched: &mut Touched) -> Result
         what,
     )?;
     touched.feature("worker_fix", &geom);
-    Ok(())
+    Ok(inserted > 0)
 }
 
 fn upsert_event(conn: &Connection, e: &Event, touched: &mut Touched) -> Result<(), GpkgError> {
@@ -497,16 +508,16 @@ fn delete_basemap(conn: &Connection, code: &str, touched: &mut Touched) -> Resul
 
 /// The tables a batch wrote, with the union of the envelopes written to each feature table.
 #[derive(Default)]
-struct Touched(BTreeMap<&'static str, Option<Envelope>>);
+pub(super) struct Touched(BTreeMap<&'static str, Option<Envelope>>);
 
 impl Touched {
     /// Notes a write to `table` without growing its extent (attributes, deletions).
-    fn table(&mut self, table: &'static str) {
+    pub(super) fn table(&mut self, table: &'static str) {
         self.0.entry(table).or_insert(None);
     }
 
     /// Notes a geometry written to `table`.
-    fn feature(&mut self, table: &'static str, geom: &[u8]) {
+    pub(super) fn feature(&mut self, table: &'static str, geom: &[u8]) {
         let written = blob::envelope(geom).ok().flatten();
         let slot = self.0.entry(table).or_insert(None);
         *slot = match (*slot, written) {
@@ -517,7 +528,7 @@ impl Touched {
 
     /// Updates `last_change` of every touched table and grows the extent of feature tables
     /// (it never shrinks on deletion: GeoPackage allows an extent larger than the content).
-    fn record(&self, conn: &Connection) -> Result<(), GpkgError> {
+    pub(super) fn record(&self, conn: &Connection) -> Result<(), GpkgError> {
         for (table, extent) in &self.0 {
             let what = || format!("the gpkg_contents row of {table}");
             execute(

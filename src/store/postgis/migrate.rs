@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_event_idempotency_scope.sql",
         sql: include_str!("../../../migrations/0004_event_idempotency_scope.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_worker_alert.sql",
+        sql: include_str!("../../../migrations/0005_worker_alert.sql"),
+    },
 ];
 
 /// The advisory-lock key that serializes migrations across instances ("gridmap" in ASCII).

@@ -15,6 +15,7 @@ mod migrate;
 mod read;
 mod references;
 mod rows;
+mod worker_state;
 mod write;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +31,7 @@ use tokio_postgres::{Config, IsolationLevel, NoTls};
 
 use self::error::{describe, pool_error, query_error};
 use self::read::{Filter, Table};
-use crate::model::{Change, Dataset, Event, EventSource};
+use crate::model::{Change, Dataset, Event, EventSource, WorkerAlert, WorkerFix, WorkerState};
 use crate::store::event_query::Ingested;
 use crate::store::{Counts, Store, StoreError};
 
@@ -50,6 +51,8 @@ pub struct PostgisStore {
     /// Server time when the store connected: the first listener session catches up from here.
     connected_at: DateTime<Utc>,
     subscribed: AtomicBool,
+    /// The fix partitions known to exist.
+    fix_days: worker_state::FixDays,
 }
 
 impl PostgisStore {
@@ -81,6 +84,7 @@ impl PostgisStore {
             listener_config,
             connected_at,
             subscribed: AtomicBool::new(false),
+            fix_days: worker_state::FixDays::default(),
         })
     }
 
@@ -278,6 +282,30 @@ impl Store for PostgisStore {
     async fn last_event_code(&self, prefix: &str) -> Result<Option<String>, StoreError> {
         let client = self.pool.get().await.map_err(pool_error)?;
         events::last_code(&client, prefix).await
+    }
+
+    async fn insert_fixes(&self, fixes: &[WorkerFix]) -> Result<Vec<bool>, StoreError> {
+        worker_state::insert_fixes(&self.pool, &self.fix_days, fixes).await
+    }
+
+    async fn load_worker_state(&self, since: DateTime<Utc>) -> Result<WorkerState, StoreError> {
+        worker_state::load_state(&self.pool, since).await
+    }
+
+    async fn save_alerts(&self, alerts: &[WorkerAlert]) -> Result<(), StoreError> {
+        worker_state::save_alerts(&self.pool, alerts).await
+    }
+
+    async fn worker_alerts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<WorkerAlert>, StoreError> {
+        worker_state::alerts(&self.pool, from, to).await
+    }
+
+    async fn prune_fixes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        worker_state::prune(&self.pool, &self.fix_days, before).await
     }
 
     /// Starts the listener on the first call; later calls, and calls outside a Tokio runtime,

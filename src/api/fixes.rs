@@ -1,0 +1,250 @@
+//! GPS fixes (`POST /api/fixes`): a batch from a worker's phone or a gateway.
+//!
+//! Each fix is checked on its own (`model::fix_input`): its worker (by code or device id) must
+//! be registered and inside the poster's jurisdiction, and its time, position and measures
+//! plausible. The fixes that pass are stored in one transaction (durable before the answer)
+//! and moved onto the worker board; the answer is 200 with one result per fix in input order:
+//! `stored`, `duplicate` (a fix of that worker at that instant is stored already: a retried
+//! batch is harmless) or `refused` with a stable code and a message. A fix older than the
+//! worker's latest is stored (its track) but does not move the worker back.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::Json;
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::{bad_json, ApiError};
+use super::AppState;
+use crate::access::{Principal, Role};
+use crate::engine::WorkerBoard;
+use crate::model::fix_input::{build_fix, implied_speed, refuse, FixInput, FixRefusal, TimeWindow};
+use crate::model::WorkerFix;
+
+/// Most fixes one post may carry.
+pub const MAX_FIXES: usize = 5_000;
+
+/// The result of one posted fix.
+#[derive(Debug, Serialize)]
+pub struct FixResult {
+    /// `stored`, `duplicate` or `refused`.
+    pub status: &'static str,
+    /// The worker the fix was resolved to (absent when it could not be).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RefusalBody>,
+}
+
+/// A refusal as JSON.
+#[derive(Debug, Serialize)]
+pub struct RefusalBody {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The answer of `POST /api/fixes`.
+#[derive(Debug, Serialize)]
+pub struct FixAnswer {
+    pub stored: usize,
+    pub duplicates: usize,
+    pub refused: usize,
+    pub results: Vec<FixResult>,
+}
+
+/// `POST /api/fixes` with `{"fixes": [...]}`.
+pub async fn ingest(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<FixAnswer>, ApiError> {
+    if !(principal.has_role(Role::Device) || principal.has_role(Role::Dispatcher)) {
+        return Err(ApiError::forbidden_role("device, dispatcher or admin"));
+    }
+    let Json(body) = body.map_err(bad_json)?;
+    let items = batch_items(body)?;
+    let now = state.clock.now();
+    let window = TimeWindow {
+        now,
+        oldest: now - Duration::days(i64::from(state.workers.retention_days)),
+    };
+    let checked = {
+        let board = state.engine.workers();
+        let mut checked: Vec<Result<WorkerFix, FixRefusal>> = items
+            .into_iter()
+            .map(|item| check_fix(&board, &principal, item, window))
+            .collect();
+        refuse_impossible_speeds(&board, &mut checked, state.workers.max_speed_mps);
+        checked
+    };
+    let valid: Vec<WorkerFix> = checked
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .cloned()
+        .collect();
+    let new = state
+        .writes
+        .ingest_fixes(&valid, now)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("cannot store the fixes: {e}")))?;
+    Ok(Json(answer(checked, new)))
+}
+
+/// The fixes of a body `{"fixes": [...]}`, between 1 and [`MAX_FIXES`].
+fn batch_items(body: Value) -> Result<Vec<Value>, ApiError> {
+    let shape = || ApiError::bad_request("bad_json", "the body must be {\"fixes\": [...]}");
+    let Value::Object(mut object) = body else {
+        return Err(shape());
+    };
+    let Some(Value::Array(items)) = object.remove("fixes") else {
+        return Err(shape());
+    };
+    if let Some(key) = object.keys().next() {
+        return Err(ApiError::bad_request(
+            "bad_json",
+            format!("unknown field {key:?} next to \"fixes\""),
+        ));
+    }
+    if items.is_empty() {
+        return Err(ApiError::bad_request("empty_batch", "\"fixes\" is empty"));
+    }
+    if items.len() > MAX_FIXES {
+        return Err(ApiError::bad_request(
+            "too_many_fixes",
+            format!(
+                "a post carries at most {MAX_FIXES} fixes, this one has {}",
+                items.len()
+            ),
+        ));
+    }
+    Ok(items)
+}
+
+/// One fix: its shape, its worker and scope, its fields.
+fn check_fix(
+    board: &WorkerBoard,
+    principal: &Principal,
+    item: Value,
+    window: TimeWindow,
+) -> Result<WorkerFix, FixRefusal> {
+    let input: FixInput =
+        serde_json::from_value(item).map_err(|e| refuse("bad_fix", e.to_string()))?;
+    let code = worker_of(board, &input)?;
+    let home = board
+        .view(&code)
+        .map(|v| v.worker.home_code.as_str())
+        .unwrap_or_default();
+    if !principal.covers(home) {
+        return Err(refuse(
+            "out_of_scope",
+            format!(
+                "worker {code} belongs to {home}, outside your jurisdiction {}",
+                principal.scope
+            ),
+        ));
+    }
+    build_fix(&input, &code, window)
+}
+
+/// The registered worker a fix names by code or by device.
+fn worker_of(board: &WorkerBoard, input: &FixInput) -> Result<String, FixRefusal> {
+    let by_device = match &input.device {
+        Some(device) => Some(board.code_of_device(device).ok_or_else(|| {
+            refuse(
+                "unknown_worker",
+                format!("no worker is registered with device {device:?}"),
+            )
+        })?),
+        None => None,
+    };
+    match (input.worker.as_deref(), by_device) {
+        (None, None) => Err(refuse("missing_worker", "give worker (its code) or device")),
+        (Some(code), Some(owner)) if code != owner => Err(refuse(
+            "bad_fix",
+            format!(
+                "device {:?} belongs to worker {owner}, not {code}",
+                input.device
+            ),
+        )),
+        (Some(code), _) if board.view(code).is_none() => Err(refuse(
+            "unknown_worker",
+            format!("no worker {code:?} is registered: import it first"),
+        )),
+        (Some(code), _) => Ok(code.to_string()),
+        (None, Some(owner)) => Ok(owner.to_string()),
+    }
+}
+
+/// Refuses the fixes that imply a move faster than `max_mps` from the worker's previous fix:
+/// its latest on the board, then each accepted fix of the batch in time order.
+fn refuse_impossible_speeds(
+    board: &WorkerBoard,
+    checked: &mut [Result<WorkerFix, FixRefusal>],
+    max_mps: f64,
+) {
+    let mut order: Vec<usize> = (0..checked.len()).filter(|&i| checked[i].is_ok()).collect();
+    let key = |i: &usize| match &checked[*i] {
+        Ok(fix) => Some((fix.worker_code.clone(), fix.at)),
+        Err(_) => None,
+    };
+    order.sort_by_key(key);
+    let mut previous: HashMap<String, WorkerFix> = HashMap::new();
+    for i in order {
+        let Ok(fix) = &checked[i] else { continue };
+        // `None`: no previous fix; `Some(None)`: not later than it (an out-of-order fix,
+        // stored for the track).
+        let speed = previous
+            .get(&fix.worker_code)
+            .or_else(|| board.view(&fix.worker_code).and_then(|v| v.fix.as_ref()))
+            .map(|before| implied_speed(before, fix));
+        match speed {
+            Some(Some(speed)) if speed > max_mps => {
+                let message = format!(
+                    "this fix implies {speed:.0} m/s from the worker's previous fix (at most {max_mps} m/s): a GPS jump"
+                );
+                checked[i] = Err(refuse("impossible_speed", message));
+            }
+            Some(None) => {}
+            _ => {
+                previous.insert(fix.worker_code.clone(), fix.clone());
+            }
+        }
+    }
+}
+
+fn answer(checked: Vec<Result<WorkerFix, FixRefusal>>, new: Vec<bool>) -> FixAnswer {
+    let mut new = new.into_iter();
+    let results: Vec<FixResult> = checked
+        .into_iter()
+        .map(|c| match c {
+            Ok(fix) => FixResult {
+                status: if new.next().unwrap_or(false) {
+                    "stored"
+                } else {
+                    "duplicate"
+                },
+                worker: Some(fix.worker_code),
+                error: None,
+            },
+            Err(refusal) => FixResult {
+                status: "refused",
+                worker: None,
+                error: Some(RefusalBody {
+                    code: refusal.code,
+                    message: refusal.message,
+                }),
+            },
+        })
+        .collect();
+    let count = |status| results.iter().filter(|r| r.status == status).count();
+    FixAnswer {
+        stored: count("stored"),
+        duplicates: count("duplicate"),
+        refused: count("refused"),
+        results,
+    }
+}

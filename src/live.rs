@@ -1,0 +1,265 @@
+//! The live stream's rules, apart from the socket: what a subscription lets through
+//! ([`Subscription`]) and the per-client queue that keeps a slow client's memory bounded
+//! ([`Outbox`]).
+//!
+//! Scope: a subscription's area is inside the principal's jurisdiction (checked when it is
+//! made), and every message is tested against that area: a worker's fix, status and alerts by
+//! the worker's home code, an event by its area code (an event outside every grid only for a
+//! whole-city area). Nothing else reaches the client.
+//!
+//! Slow clients: the latest position per worker replaces the one still queued (a wall map
+//! needs where a worker is, not where it was), so positions never queue more than one per
+//! worker in scope; other messages (status, alerts, events) queue up to [`OTHER_BACKLOG`],
+//! beyond which the oldest are dropped and the client is told how many (`lagged`), so it can
+//! ask for a snapshot.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde_json::{json, Value};
+
+use crate::api::workers::{alert_json, worker_feature};
+use crate::crs::Crs;
+use crate::engine::{WorkerRules, WorkerUpdate, WorkerView};
+use crate::model::{covers_whole_city, scope_contains, Change, Event};
+use crate::write::Published;
+
+/// Status, alert and event messages a client may fall behind by before the oldest go.
+pub const OTHER_BACKLOG: usize = 1_024;
+
+/// What a client may subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Worker positions (`fix` messages).
+    Fixes,
+    /// Workers going online or offline (`status`).
+    Status,
+    /// Out-of-grid alerts raised and cleared (`alert`).
+    Alerts,
+    /// Events reported or moved along their loop (`event`).
+    Events,
+}
+
+impl Kind {
+    /// Every kind, the default of a subscription.
+    pub const ALL: [Kind; 4] = [Kind::Fixes, Kind::Status, Kind::Alerts, Kind::Events];
+
+    /// The name used in subscriptions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Fixes => "fixes",
+            Kind::Status => "status",
+            Kind::Alerts => "alerts",
+            Kind::Events => "events",
+        }
+    }
+
+    /// Inverse of [`Kind::as_str`].
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One client's filter: an area (inside its jurisdiction) and the kinds it wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub area: String,
+    pub kinds: Vec<Kind>,
+}
+
+/// A message bound for a client: a worker's position (coalesced per worker) or anything else.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    Position { worker: String, message: Value },
+    Other(Value),
+}
+
+impl Subscription {
+    /// The subscription's messages of one published batch.
+    pub fn messages(&self, published: &Published, rules: &WorkerRules) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for update in &published.workers {
+            out.extend(self.worker_message(update, rules));
+        }
+        if self.wants(Kind::Events) {
+            for change in &published.changes {
+                if let Change::UpsertEvent(event) = change {
+                    if self.covers_event(event) {
+                        out.push(Outgoing::Other(event_message(event)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The message of one worker update, if the subscription takes it.
+    fn worker_message(&self, update: &WorkerUpdate, rules: &WorkerRules) -> Option<Outgoing> {
+        match update {
+            WorkerUpdate::Moved(view) if self.wants(Kind::Fixes) && self.covers(view) => {
+                Some(Outgoing::Position {
+                    worker: view.worker.code.clone(),
+                    message: json!({"type": "fix", "worker": feature(view, rules)}),
+                })
+            }
+            WorkerUpdate::Status(view) if self.wants(Kind::Status) && self.covers(view) => Some(
+                Outgoing::Other(json!({"type": "status", "worker": feature(view, rules)})),
+            ),
+            WorkerUpdate::Alert(alert)
+                if self.wants(Kind::Alerts) && scope_contains(&self.area, &alert.home_code) =>
+            {
+                Some(Outgoing::Other(
+                    json!({"type": "alert", "alert": alert_json(alert)}),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the subscription takes this kind.
+    pub fn wants(&self, kind: Kind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    /// Whether a worker is in the subscription's area (by its home code).
+    pub fn covers(&self, view: &WorkerView) -> bool {
+        scope_contains(&self.area, &view.worker.home_code)
+    }
+
+    fn covers_event(&self, event: &Event) -> bool {
+        match &event.area_code {
+            Some(code) => scope_contains(&self.area, code),
+            None => covers_whole_city(&self.area),
+        }
+    }
+}
+
+fn feature(view: &WorkerView, rules: &WorkerRules) -> Value {
+    worker_feature(view, rules, Crs::Wgs84, None)
+}
+
+/// An event as the live stream tells of it.
+fn event_message(event: &Event) -> Value {
+    json!({
+        "type": "event",
+        "event": {
+            "code": event.code,
+            "title": event.title,
+            "category": event.category,
+            "status": event.status,
+            "area_code": event.area_code,
+            "lon": event.location.x(),
+            "lat": event.location.y(),
+            "reported_at": event.reported_at,
+        }
+    })
+}
+
+/// The messages waiting for one client (see the module doc for the bounds).
+#[derive(Debug, Default)]
+pub struct Outbox {
+    positions: HashMap<String, Value>,
+    /// Workers with a queued position, in the order their first queued position came.
+    order: VecDeque<String>,
+    others: VecDeque<Value>,
+    dropped: usize,
+}
+
+impl Outbox {
+    /// Queues a message, replacing a queued position of the same worker.
+    pub fn push(&mut self, message: Outgoing) {
+        match message {
+            Outgoing::Position { worker, message } => {
+                if self.positions.insert(worker.clone(), message).is_none() {
+                    self.order.push_back(worker);
+                }
+            }
+            Outgoing::Other(message) => {
+                if self.others.len() == OTHER_BACKLOG {
+                    self.others.pop_front();
+                    self.dropped += 1;
+                }
+                self.others.push_back(message);
+            }
+        }
+    }
+
+    /// Everything queued, oldest first: a `lagged` notice if messages were dropped, the other
+    /// messages, then the latest position of each worker.
+    pub fn drain(&mut self) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.len() + 1);
+        if self.dropped > 0 {
+            out.push(json!({"type": "lagged", "dropped": self.dropped}));
+            self.dropped = 0;
+        }
+        out.extend(self.others.drain(..));
+        for worker in self.order.drain(..) {
+            out.extend(self.positions.remove(&worker));
+        }
+        out
+    }
+
+    /// Messages queued.
+    pub fn len(&self) -> usize {
+        self.positions.len() + self.others.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(worker: &str, n: u32) -> Outgoing {
+        Outgoing::Position {
+            worker: worker.into(),
+            message: json!({"worker": worker, "n": n}),
+        }
+    }
+
+    #[test]
+    fn an_empty_outbox_drains_nothing() {
+        assert!(Outbox::default().drain().is_empty());
+    }
+
+    #[test]
+    fn positions_coalesce_to_the_latest_per_worker() {
+        let mut outbox = Outbox::default();
+        for n in 0..1000 {
+            outbox.push(position("a", n));
+            outbox.push(position("b", n));
+        }
+        assert_eq!(outbox.len(), 2);
+        let drained = outbox.drain();
+        assert_eq!(
+            drained,
+            vec![
+                json!({"worker": "a", "n": 999}),
+                json!({"worker": "b", "n": 999})
+            ]
+        );
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn other_messages_keep_the_newest_backlog_and_say_how_many_went() {
+        let mut outbox = Outbox::default();
+        for n in 0..OTHER_BACKLOG + 10 {
+            outbox.push(Outgoing::Other(json!(n)));
+        }
+        assert_eq!(outbox.len(), OTHER_BACKLOG);
+        let drained = outbox.drain();
+        assert_eq!(drained[0], json!({"type": "lagged", "dropped": 10}));
+        assert_eq!(drained[1], json!(10));
+        assert_eq!(drained.last(), Some(&json!(OTHER_BACKLOG + 9)));
+    }
+
+    #[test]
+    fn kinds_parse_by_name() {
+        assert_eq!(Kind::parse("alerts"), Some(Kind::Alerts));
+        assert_eq!(Kind::parse("alert"), None);
+    }
+}
