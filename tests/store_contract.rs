@@ -62,4 +62,7 @@ contract!(
     ingest_stores_the_same_events_once,
     an_unknown_event_is_none,
     a_transition_is_checked_against_the_steps_read,
+    fixes_are_stored_once_and_need_their_worker,
+    worker_state_and_alerts_round_trip,
+    retention_deletes_the_fixes_before_the_cut,
 );

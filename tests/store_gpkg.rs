@@ -202,6 +202,7 @@ async fn open_on_a_new_path_creates_a_valid_geopackage() {
             "house:attributes",
             "population:attributes",
             "worker:attributes",
+            "worker_alert:features",
             "worker_fix:features"
         ]
     );
@@ -217,6 +218,7 @@ async fn open_on_a_new_path_creates_a_valid_geopackage() {
             "basemap.geom:GEOMETRY:4490",
             "building.geom:POLYGON:4490",
             "event.geom:POINT:4490",
+            "worker_alert.geom:POINT:4490",
             "worker_fix.geom:POINT:4490"
         ]
     );
@@ -226,7 +228,14 @@ async fn open_on_a_new_path_creates_a_valid_geopackage() {
     );
     assert_eq!(
         rtrees,
-        ["area", "basemap", "building", "event", "worker_fix"]
+        [
+            "area",
+            "basemap",
+            "building",
+            "event",
+            "worker_alert",
+            "worker_fix"
+        ]
     );
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

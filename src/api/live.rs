@@ -3,9 +3,10 @@
 //!
 //! Protocol (JSON text frames):
 //! - Authenticate with `Authorization: Bearer …` or, from a browser, `?token=…`.
-//! - Subscribe with the query (`?area=&kinds=fixes,status,alerts,events&snapshot=true`) or with
-//!   a message `{"type": "subscribe", "area": "410611", "kinds": ["fixes"], "snapshot": true}`
-//!   (a new subscription replaces the old). The area must be inside the jurisdiction; kinds
+//! - The connection subscribes at once to the query's `area` (default: the jurisdiction) and
+//!   `kinds` (default: all), `?snapshot=true` asking for the snapshot; a message
+//!   `{"type": "subscribe", "area": "410611", "kinds": ["fixes"], "snapshot": true}`
+//!   replaces the subscription. The area must be inside the jurisdiction; kinds
 //!   default to all. The server answers `subscribed`, then `snapshot` when asked (every worker
 //!   in the area as a GeoJSON Feature, and the open alerts): a reconnecting client starts from
 //!   the current state, then follows the changes.
@@ -51,7 +52,7 @@ const QUEUED_METRIC: &str = "gridmap_live_queued_messages";
 pub struct LiveQuery {
     /// A bearer token, for browsers (which cannot set headers on a WebSocket).
     pub token: Option<String>,
-    /// Subscribe at once to this area (default: the jurisdiction).
+    /// The area subscribed to at once (default: the jurisdiction).
     pub area: Option<String>,
     /// Comma-separated kinds: fixes, status, alerts, events (default all).
     pub kinds: Option<String>,
@@ -81,15 +82,11 @@ pub async fn live(
         Some(token) => state.auth.verify_shared(token)?,
         None => super::auth::bearer(&parts, &state)?,
     };
-    let first = match (&q.area, &q.kinds) {
-        (None, None) => None,
-        (area, kinds) => {
-            let kinds = kinds
-                .as_deref()
-                .map(|k| k.split(',').map(|s| s.trim().to_string()).collect());
-            Some(subscription(&state, &principal, area.as_deref(), kinds)?)
-        }
-    };
+    let kinds = q
+        .kinds
+        .as_deref()
+        .map(|k| k.split(',').map(|s| s.trim().to_string()).collect());
+    let first = subscription(&state, &principal, q.area.as_deref(), kinds)?;
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|_| ApiError {
@@ -100,7 +97,7 @@ pub async fn live(
     let snapshot = q.snapshot.unwrap_or(false);
     Ok(upgrade.on_upgrade(move |socket| async move {
         Client::new(state, principal)
-            .run(socket, first.map(|s| (s, snapshot)))
+            .run(socket, first, snapshot)
             .await
     }))
 }
@@ -154,12 +151,10 @@ impl Client {
     }
 
     /// Serves the client until it leaves, goes silent or its socket fails.
-    async fn run(self: Arc<Client>, socket: WebSocket, first: Option<(Subscription, bool)>) {
+    async fn run(self: Arc<Client>, socket: WebSocket, first: Subscription, snapshot: bool) {
         metrics::gauge!(CLIENTS_METRIC).increment(1.0);
         let published = self.state.writes.subscribe();
-        if let Some((subscription, snapshot)) = first {
-            self.subscribe(subscription, snapshot);
-        }
+        self.subscribe(first, snapshot);
         let (sink, stream) = socket.split();
         let pump = tokio::spawn(self.clone().pump(published, stream));
         self.write(sink).await;

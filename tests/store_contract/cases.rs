@@ -524,3 +524,133 @@ pub async fn a_transition_is_checked_against_the_steps_read(store: &dyn Store) {
     assert_eq!(store.event("E1").await.expect("read"), Some(next.clone()));
     assert_eq!(all_events(store).await, vec![next]);
 }
+
+/// A fix two hours after `fix()`, `minutes` later still.
+fn later_fix(minutes: i64) -> gridmap::model::WorkerFix {
+    let mut fix = fix();
+    fix.at += Duration::hours(2) + Duration::minutes(minutes);
+    fix.position = Point::new(114.102, 35.702);
+    fix
+}
+
+/// Fixes are stored once per (worker, instant): a repeat, in the batch or later, is answered
+/// as not new and writes nothing; a fix of an unknown worker fails the batch.
+pub async fn fixes_are_stored_once_and_need_their_worker(store: &dyn Store) {
+    let mut setup = hierarchy()
+        .into_iter()
+        .map(Change::UpsertArea)
+        .collect::<Vec<_>>();
+    setup.push(Change::UpsertWorker(worker()));
+    store.apply(&setup).await.expect("setup");
+    let first = store
+        .insert_fixes(&[fix(), later_fix(0), fix()])
+        .await
+        .expect("insert");
+    assert_eq!(first, vec![true, true, false]);
+    let again = store
+        .insert_fixes(&[later_fix(0), later_fix(1)])
+        .await
+        .expect("insert again");
+    assert_eq!(again, vec![false, true]);
+    assert_eq!(store.counts().await.expect("counts").worker_fixes, 3);
+    let mut stranger = fix();
+    stranger.worker_code = "nobody".into();
+    let refused = store.insert_fixes(&[later_fix(5), stranger]).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Data(m)) if m.contains("nobody")),
+        "{refused:?}"
+    );
+    assert_eq!(store.counts().await.expect("counts").worker_fixes, 3);
+}
+
+/// The worker state is each worker's newest fix since a time, and the open alerts; alerts are
+/// replaced by id, and listed by window.
+pub async fn worker_state_and_alerts_round_trip(store: &dyn Store) {
+    let mut setup = hierarchy()
+        .into_iter()
+        .map(Change::UpsertArea)
+        .collect::<Vec<_>>();
+    setup.push(Change::UpsertWorker(worker()));
+    store.apply(&setup).await.expect("setup");
+    store
+        .insert_fixes(&[later_fix(1), fix(), later_fix(0)])
+        .await
+        .expect("insert");
+    let state = store.load_worker_state(fix().at).await.expect("state");
+    assert_eq!(state.latest, vec![later_fix(1)]);
+    let none = store
+        .load_worker_state(later_fix(2).at)
+        .await
+        .expect("state");
+    assert!(none.latest.is_empty());
+    let raised = gridmap::model::WorkerAlert {
+        id: gridmap::model::WorkerAlert::id_of(WORKER, later_fix(0).at),
+        worker_code: WORKER.into(),
+        kind: gridmap::model::AlertKind::OutOfGrid,
+        home_code: GRID.into(),
+        raised_at: later_fix(0).at,
+        cleared_at: None,
+        position: Point::new(114.2, 35.8),
+        distance_m: 812.5,
+    };
+    store
+        .save_alerts(std::slice::from_ref(&raised))
+        .await
+        .expect("raise");
+    let state = store.load_worker_state(fix().at).await.expect("state");
+    assert_eq!(state.open_alerts, vec![raised.clone()]);
+    let cleared = gridmap::model::WorkerAlert {
+        cleared_at: Some(later_fix(9).at),
+        ..raised.clone()
+    };
+    store
+        .save_alerts(std::slice::from_ref(&cleared))
+        .await
+        .expect("clear");
+    let state = store.load_worker_state(fix().at).await.expect("state");
+    assert!(state.open_alerts.is_empty());
+    let listed = store
+        .worker_alerts(raised.raised_at, later_fix(10).at)
+        .await
+        .expect("alerts");
+    assert_eq!(listed, vec![cleared.clone()]);
+    // Raised before the window and cleared inside it: still listed.
+    let listed = store
+        .worker_alerts(later_fix(5).at, later_fix(10).at)
+        .await
+        .expect("alerts");
+    assert_eq!(listed, vec![cleared]);
+    let after = store
+        .worker_alerts(later_fix(10).at, later_fix(20).at)
+        .await
+        .expect("alerts");
+    assert!(after.is_empty());
+}
+
+/// Retention deletes exactly the fixes before the cut, across days.
+pub async fn retention_deletes_the_fixes_before_the_cut(store: &dyn Store) {
+    let mut setup = hierarchy()
+        .into_iter()
+        .map(Change::UpsertArea)
+        .collect::<Vec<_>>();
+    setup.push(Change::UpsertWorker(worker()));
+    store.apply(&setup).await.expect("setup");
+    let days: Vec<gridmap::model::WorkerFix> = (0..4)
+        .map(|d| {
+            let mut f = fix();
+            f.at += Duration::days(d);
+            f
+        })
+        .collect();
+    store.insert_fixes(&days).await.expect("insert");
+    let deleted = store.prune_fixes(days[2].at).await.expect("prune");
+    assert_eq!(deleted, 2);
+    assert_eq!(store.counts().await.expect("counts").worker_fixes, 2);
+    let state = store.load_worker_state(days[0].at).await.expect("state");
+    assert_eq!(state.latest, vec![days[3].clone()]);
+    // The days pruned take fixes again.
+    assert_eq!(
+        store.insert_fixes(&days[..1]).await.expect("insert"),
+        vec![true]
+    );
+}
