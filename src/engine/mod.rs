@@ -20,6 +20,7 @@ mod building_index;
 pub mod events;
 mod extents;
 mod housing;
+pub mod patrol_coverage;
 pub mod point_in_area;
 mod rollup;
 mod snapshot;
