@@ -173,7 +173,7 @@ fn piece(mut coords: Vec<Coord<f64>>) -> LineString<f64> {
 mod tests {
     use super::*;
     use crate::engine::Engine;
-    use crate::model::{Building, BuildingUse, Dataset, Level};
+    use crate::model::{Building, Dataset, Level};
     use chrono::{Duration, TimeZone, Utc};
     use geo_types::{polygon, MultiPolygon};
 
@@ -186,17 +186,8 @@ mod tests {
             (x: 114.0, y: 35.0), (x: 114.01, y: 35.0), (x: 114.01, y: 35.01), (x: 114.0, y: 35.01),
         ]]);
         let building = |code: usize, x: f64, y: f64| Building {
-            code: format!("41061100100100{code:03}"),
-            name: format!("{code}号楼"),
-            address: None,
-            compound: None,
-            building_use: BuildingUse::Residential,
-            floors: 6,
-            height_m: 18.0,
-            geometry: polygon![
-                (x: x, y: y), (x: x + 0.0002, y: y), (x: x + 0.0002, y: y + 0.0002), (x: x, y: y + 0.0002),
-            ],
             grid_code: Some(GRID.into()),
+            ..Building::square(&format!("41061100100100{code:03}"), x, y, 0.0002)
         };
         let mut buildings: Vec<Building> = (0..10)
             .map(|i| building(i, 114.0005 + i as f64 * 0.001, 35.0005))
@@ -231,22 +222,38 @@ mod tests {
         assert_eq!((coverage.buildings, coverage.covered_buildings), (11, 10));
         assert!((coverage.track_m - 912.0).abs() < 5.0, "{coverage:?}");
         // A strip 60 m wide (30 m either side of the walk) of the grid's 1 112 m.
-        assert!((0.045..0.065).contains(&coverage.area_share), "{coverage:?}");
+        assert!(
+            (0.045..0.065).contains(&coverage.area_share),
+            "{coverage:?}"
+        );
     }
 
     #[test]
     fn a_standing_worker_covers_the_circle_around_it() {
         let snapshot = city();
-        let t = |s| Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0).single().expect("t") + Duration::seconds(s);
+        let t = |s| {
+            Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0)
+                .single()
+                .expect("t")
+                + Duration::seconds(s)
+        };
         let stand = patrol_lines(&[(t(0), Point::new(114.0096, 35.0096))], 600);
         let coverage = snapshot.patrol_coverage(&grid(&snapshot), &stand, 30.0);
         assert_eq!(coverage.covered_buildings, 1);
-        assert!(coverage.area_share > 0.0 && coverage.area_share < 0.01, "{coverage:?}");
+        assert!(
+            coverage.area_share > 0.0 && coverage.area_share < 0.01,
+            "{coverage:?}"
+        );
     }
 
     #[test]
     fn patrol_lines_split_at_gaps() {
-        let t = |s| Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0).single().expect("t") + Duration::seconds(s);
+        let t = |s| {
+            Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0)
+                .single()
+                .expect("t")
+                + Duration::seconds(s)
+        };
         let fixes = [
             (t(0), Point::new(114.0, 35.0)),
             (t(60), Point::new(114.001, 35.0)),

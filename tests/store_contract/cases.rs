@@ -525,6 +525,16 @@ pub async fn a_transition_is_checked_against_the_steps_read(store: &dyn Store) {
     assert_eq!(all_events(store).await, vec![next]);
 }
 
+/// Stores the areas and the worker the fix cases need.
+async fn store_the_worker(store: &dyn Store) {
+    let mut setup = hierarchy()
+        .into_iter()
+        .map(Change::UpsertArea)
+        .collect::<Vec<_>>();
+    setup.push(Change::UpsertWorker(worker()));
+    store.apply(&setup).await.expect("setup");
+}
+
 /// A fix two hours after `fix()`, `minutes` later still.
 fn later_fix(minutes: i64) -> gridmap::model::WorkerFix {
     let mut fix = fix();
@@ -536,12 +546,7 @@ fn later_fix(minutes: i64) -> gridmap::model::WorkerFix {
 /// Fixes are stored once per (worker, instant): a repeat, in the batch or later, is answered
 /// as not new and writes nothing; a fix of an unknown worker fails the batch.
 pub async fn fixes_are_stored_once_and_need_their_worker(store: &dyn Store) {
-    let mut setup = hierarchy()
-        .into_iter()
-        .map(Change::UpsertArea)
-        .collect::<Vec<_>>();
-    setup.push(Change::UpsertWorker(worker()));
-    store.apply(&setup).await.expect("setup");
+    store_the_worker(store).await;
     let first = store
         .insert_fixes(&[fix(), later_fix(0), fix()])
         .await
@@ -566,12 +571,7 @@ pub async fn fixes_are_stored_once_and_need_their_worker(store: &dyn Store) {
 /// The worker state is each worker's newest fix since a time, and the open alerts; alerts are
 /// replaced by id, and listed by window.
 pub async fn worker_state_and_alerts_round_trip(store: &dyn Store) {
-    let mut setup = hierarchy()
-        .into_iter()
-        .map(Change::UpsertArea)
-        .collect::<Vec<_>>();
-    setup.push(Change::UpsertWorker(worker()));
-    store.apply(&setup).await.expect("setup");
+    store_the_worker(store).await;
     store
         .insert_fixes(&[later_fix(1), fix(), later_fix(0)])
         .await
@@ -629,12 +629,7 @@ pub async fn worker_state_and_alerts_round_trip(store: &dyn Store) {
 
 /// Retention deletes exactly the fixes before the cut, across days.
 pub async fn retention_deletes_the_fixes_before_the_cut(store: &dyn Store) {
-    let mut setup = hierarchy()
-        .into_iter()
-        .map(Change::UpsertArea)
-        .collect::<Vec<_>>();
-    setup.push(Change::UpsertWorker(worker()));
-    store.apply(&setup).await.expect("setup");
+    store_the_worker(store).await;
     let days: Vec<gridmap::model::WorkerFix> = (0..4)
         .map(|d| {
             let mut f = fix();

@@ -112,17 +112,26 @@ async fn ensure_partitions(
 ) -> Result<(), StoreError> {
     let wanted: BTreeSet<NaiveDate> = fixes.iter().map(|f| f.at.date_naive()).collect();
     for day in days.missing(&wanted) {
-        client
-            .execute("SELECT gridmap_ensure_fix_partition($1)", &[&day])
-            .await
-            .map_err(|e| {
-                query_error(
-                    &format!("cannot create the worker_fix partition of {day}"),
-                    &e,
-                )
-            })?;
+        ensure_partition(client, day).await?;
         days.add(day);
     }
+    Ok(())
+}
+
+/// Creates the `worker_fix` partition of a UTC day unless it exists.
+pub(crate) async fn ensure_partition(
+    client: &impl GenericClient,
+    day: NaiveDate,
+) -> Result<(), StoreError> {
+    client
+        .execute("SELECT gridmap_ensure_fix_partition($1)", &[&day])
+        .await
+        .map_err(|e| {
+            query_error(
+                &format!("cannot create the worker_fix partition of {day}"),
+                &e,
+            )
+        })?;
     Ok(())
 }
 

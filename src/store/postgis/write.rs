@@ -657,14 +657,7 @@ const FIX_WRITE: BulkWrite = BulkWrite {
 async fn insert_fixes(tx: &Transaction<'_>, fixes: &[&WorkerFix]) -> Result<(), StoreError> {
     let days: BTreeSet<NaiveDate> = fixes.iter().map(|f| f.at.date_naive()).collect();
     for day in days {
-        tx.execute("SELECT gridmap_ensure_fix_partition($1)", &[&day])
-            .await
-            .map_err(|e| {
-                query_error(
-                    &format!("cannot create the worker_fix partition of {day}"),
-                    &e,
-                )
-            })?;
+        super::worker_state::ensure_partition(tx, day).await?;
     }
     for chunk in fixes.chunks(CHUNK) {
         let worker: Vec<&str> = chunk.iter().map(|f| f.worker_code.as_str()).collect();
