@@ -203,8 +203,10 @@ impl WritePath {
                 _ => None,
             })
             .collect();
-        if let Err(e) = self.store.save_alerts(&alerts).await {
-            tracing::error!(error = %e, alerts = alerts.len(), "cannot store worker alerts");
+        if !alerts.is_empty() {
+            if let Err(e) = self.store.save_alerts(&alerts).await {
+                tracing::error!(error = %e, alerts = alerts.len(), "cannot store worker alerts");
+            }
         }
         let _ = self.published.send(Arc::new(Published {
             changes: Vec::new(),

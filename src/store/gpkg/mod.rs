@@ -202,6 +202,9 @@ impl Store for GpkgStore {
     }
 
     async fn insert_fixes(&self, fixes: &[WorkerFix]) -> Result<Vec<bool>, StoreError> {
+        if fixes.is_empty() {
+            return Ok(Vec::new());
+        }
         let fixes = fixes.to_vec();
         self.write(move |conn| worker_state::insert_fixes(conn, &fixes))
             .await
@@ -213,6 +216,9 @@ impl Store for GpkgStore {
     }
 
     async fn save_alerts(&self, alerts: &[WorkerAlert]) -> Result<(), StoreError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
         let alerts = alerts.to_vec();
         self.write(move |conn| worker_state::save_alerts(conn, &alerts))
             .await
