@@ -259,6 +259,20 @@ impl AreaIndex {
             .reduce(|a, b| a.merged(&b))
     }
 
+    /// The areas of one tree (layer and level) whose envelope intersects the box, in no
+    /// particular order: the candidates of a query within one level (neighbours).
+    pub fn in_tree_envelope<'a>(
+        &'a self,
+        key: &TreeKey,
+        envelope: &'a AABB<[f64; 2]>,
+    ) -> impl Iterator<Item = &'a Arc<IndexedArea>> + 'a {
+        self.trees
+            .get(key)
+            .into_iter()
+            .flat_map(move |tree| tree.locate_in_envelope_intersecting(envelope))
+            .map(|leaf| &leaf.area)
+    }
+
     /// Areas whose envelope intersects the box, by layer, level, code.
     pub fn in_envelope(&self, envelope: &AABB<[f64; 2]>) -> Vec<&Arc<IndexedArea>> {
         let mut out = Vec::new();
@@ -298,7 +312,8 @@ impl AreaIndex {
     }
 }
 
-fn tree_key(area: &Area) -> TreeKey {
+/// The tree an area sits in.
+pub fn tree_key(area: &Area) -> TreeKey {
     (area.layer.clone(), area.level)
 }
 

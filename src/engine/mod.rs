@@ -6,7 +6,8 @@
 //! (sharing the rest) and publishes the result. Writers are serialized among themselves.
 //!
 //! Where things are: `point_in_area` (the border rule and the PostGIS-exact polygon test),
-//! `area_index` (R-trees over areas per layer and level), `building_index` (buildings by code
+//! `area_index` (R-trees over areas per layer and level), `area_neighbors` (which areas of a
+//! level touch an area, PostGIS `ST_Touches`), `building_index` (buildings by code
 //! and envelope), `basemap_index` (roads, rivers and water by code and envelope), `housing` (houses and population per building), `rollup` (per-area totals),
 //! `events` (the columnar event store and its tile aggregations), `extents` (where a batch
 //! changed the map, for tile invalidation),
@@ -14,6 +15,7 @@
 
 mod apply;
 mod area_index;
+mod area_neighbors;
 mod area_search;
 mod basemap_index;
 mod building_index;
@@ -38,6 +40,7 @@ use arc_swap::ArcSwap;
 use crate::model::{Change, Dataset, WorkerAlert, WorkerFix, WorkerState};
 use apply::Writer;
 pub use area_index::IndexedArea;
+pub use area_neighbors::{Neighbor, Touch};
 pub use basemap_index::basemap_bounds;
 pub use building_index::{IndexedBuilding, Shard as BuildingShard};
 pub use events::{EventLoader, EventMove, EventStore};

@@ -8,6 +8,7 @@ use geo_types::{coord, Rect};
 use serde::Serialize;
 
 use super::area_index::{rect_to_aabb, AreaIndex, IndexedArea};
+use super::area_neighbors::Neighbor;
 use super::basemap_index::BasemapIndex;
 use super::building_index::{BuildingIndex, Shard};
 use super::events::EventStore;
@@ -81,6 +82,13 @@ impl Snapshot {
     /// Direct children (`parent_code == code`) of every layer, sorted by code.
     pub fn children(&self, code: &str) -> Vec<&Area> {
         self.areas.children(code).map(|a| &a.area).collect()
+    }
+
+    /// The areas of the same layer and level that touch the area `code` (PostGIS
+    /// `ST_Touches`: a shared edge or corner, interiors apart), with how and along how much
+    /// border, sorted by code; `None` for an unknown code (see `area_neighbors`).
+    pub fn neighbors(&self, code: &str) -> Option<Vec<Neighbor<'_>>> {
+        super::area_neighbors::neighbors(&self.areas, code)
     }
 
     /// The base-layer chain at a point, deepest first: `[microgrid,] grid, community, street,
