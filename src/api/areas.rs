@@ -1,5 +1,6 @@
 //! Areas: the chain at a point (`/api/lookup`), one area as a GeoJSON Feature with its rollup,
-//! and an area's children as a FeatureCollection. Every answer is scoped to the caller.
+//! and an area's children and neighbours as FeatureCollections. Every answer is scoped to the
+//! caller.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -13,7 +14,7 @@ use super::error::{bad_query, ApiError};
 use super::AppState;
 use crate::access::Principal;
 use crate::crs::{self, Crs};
-use crate::engine::Rollup;
+use crate::engine::{Neighbor, Rollup, Snapshot};
 use crate::model::{lonlat_in_range, Area};
 
 /// Query of `GET /api/lookup`.
@@ -162,7 +163,7 @@ pub async fn search(
 
 /// `area`'s ancestors, from the top down (at most as many as there are levels, so a parent
 /// cycle in imported data cannot loop).
-fn ancestors(snapshot: &crate::engine::Snapshot, area: &Area) -> Vec<ChainLink> {
+fn ancestors(snapshot: &Snapshot, area: &Area) -> Vec<ChainLink> {
     let mut chain = Vec::new();
     let mut parent = area.parent_code.as_deref();
     while let Some(p) = parent.and_then(|code| snapshot.area(code)) {
@@ -211,6 +212,67 @@ pub async fn children(
         features,
         foreign_members: None,
     }))
+}
+
+/// `GET /api/areas/{code}/neighbors` (相邻网格): the areas of the same layer and level that
+/// touch the area (PostGIS `ST_Touches`: a shared edge or corner, interiors apart; see
+/// `engine::area_neighbors`) as a FeatureCollection sorted by code, each with `touch` (`edge`
+/// or `point`) and `border_m` (the shared border in geodesic metres, 0 for a point).
+///
+/// Scope as `/children`: the area itself must be in the caller's jurisdiction (403 before
+/// 404). A neighbour outside it — the grid across a jurisdiction border, which is what
+/// neighbour assistance is about — is still listed, but only by code, name and level (no
+/// geometry, rollup or leader), with `in_scope: false`; neighbours inside it are full area
+/// features, as `/children` gives them, with `in_scope: true`.
+pub async fn neighbors(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(code): Path<String>,
+) -> Result<Json<FeatureCollection>, ApiError> {
+    principal.check_scope(&code)?;
+    let snapshot = state.engine.snapshot();
+    let found = snapshot
+        .neighbors(&code)
+        .ok_or_else(|| ApiError::not_found(format!("no area with code {code}")))?;
+    let features = found
+        .iter()
+        .map(|n| neighbor_feature(&snapshot, n, principal.covers(&n.area.code)))
+        .collect();
+    Ok(Json(FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    }))
+}
+
+/// One neighbour as a Feature: the full area feature in scope, else only code, name and level
+/// without geometry; both with how it touches.
+fn neighbor_feature(snapshot: &Snapshot, neighbor: &Neighbor<'_>, in_scope: bool) -> Feature {
+    let area = neighbor.area;
+    let mut feature = if in_scope {
+        area_feature(area, snapshot.rollup(&area.code))
+    } else {
+        let mut props = JsonObject::new();
+        props.insert("code".into(), json!(area.code));
+        props.insert("name".into(), json!(area.name));
+        props.insert("level".into(), json!(area.level.as_str()));
+        Feature {
+            bbox: None,
+            geometry: None,
+            id: Some(geojson::feature::Id::String(area.code.clone())),
+            properties: Some(props),
+            foreign_members: None,
+        }
+    };
+    let props = feature.properties.get_or_insert_with(JsonObject::new);
+    props.insert("touch".into(), json!(neighbor.touch.as_str()));
+    // Centimetres are more than the boundaries' own accuracy.
+    props.insert(
+        "border_m".into(),
+        json!((neighbor.border_m * 100.0).round() / 100.0),
+    );
+    props.insert("in_scope".into(), json!(in_scope));
+    feature
 }
 
 /// An area as a GeoJSON Feature: id = code, properties = attributes + `rollup`.

@@ -181,6 +181,7 @@ fn layered_routes() -> Vec<Route> {
         Route::get("/api/areas", areas::search),
         Route::get("/api/areas/{code}", areas::area),
         Route::get("/api/areas/{code}/children", areas::children),
+        Route::get("/api/areas/{code}/neighbors", areas::neighbors),
         Route::get("/api/stats/areas/{code}", stats::area),
         Route::get("/api/stats/areas/{code}/children", stats::children),
         Route::get("/api/stats/timeseries", stats::timeseries),

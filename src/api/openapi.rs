@@ -466,6 +466,40 @@ fn area_search_paths() -> Value {
     })
 }
 
+/// The neighbours of an area (`api::areas::neighbors`).
+fn area_neighbors_paths() -> Value {
+    let properties = json!({
+        "type": "object", "required": ["code", "name", "level", "touch", "border_m", "in_scope"],
+        "description": "in scope: the properties of an AreaFeature and the three below; out of scope: code, name, level and the three below only",
+        "properties": {
+            "code": {"type": "string"}, "name": {"type": "string"}, "level": {"type": "string"},
+            "touch": {"type": "string", "enum": ["edge", "point"], "description": "edge: they share a line; point: only a corner"},
+            "border_m": {"type": "number", "minimum": 0, "description": "the shared border in geodesic metres (0 for a point)"},
+            "in_scope": {"type": "boolean", "description": "whether the neighbour is inside the caller's jurisdiction"}
+        }
+    });
+    let feature = json!({
+        "type": "object", "required": ["type", "id", "properties"],
+        "properties": {
+            "type": {"const": "Feature"}, "id": {"type": "string"},
+            "geometry": {"type": ["object", "null"], "description": "null when the neighbour is outside the caller's jurisdiction"},
+            "properties": properties
+        }
+    });
+    json!({
+        "/api/areas/{code}/neighbors": {"get": {
+            "summary": "The areas of the same layer and level that touch an area (相邻网格; PostGIS ST_Touches: a shared edge or corner, interiors apart), sorted by code",
+            "description": "A neighbour inside the caller's jurisdiction is a full area feature (as /children) with in_scope true; one outside it is listed by code, name and level only, without geometry, with in_scope false.",
+            "security": [{"bearer": []}],
+            "parameters": [code_param()],
+            "responses": scoped_responses(json!({"description": "the neighbours", "content": {"application/geo+json": {"schema": {
+                "type": "object", "required": ["type", "features"],
+                "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": feature}}
+            }}}}))
+        }}
+    })
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut doc = json!({
@@ -601,6 +635,11 @@ pub fn document() -> Value {
         (doc["paths"].as_object_mut(), area_search_paths())
     {
         paths.extend(search);
+    }
+    if let (Some(paths), Value::Object(neighbors)) =
+        (doc["paths"].as_object_mut(), area_neighbors_paths())
+    {
+        paths.extend(neighbors);
     }
     if let (Some(paths), Value::Object(stats)) = (doc["paths"].as_object_mut(), stats_paths()) {
         paths.extend(stats);
