@@ -11,6 +11,7 @@
 //! and envelope), `basemap_index` (roads, rivers and water by code and envelope), `housing` (houses and population per building), `rollup` (per-area totals),
 //! `events` (the columnar event store and its tile aggregations), `extents` (where a batch
 //! changed the map, for tile invalidation),
+//! `track` (a worker's GPS track from its fixes: segments, distance, simplification),
 //! `apply` (load and incremental patching), `snapshot` (the read API).
 
 mod apply;
@@ -26,6 +27,7 @@ pub mod patrol_coverage;
 pub mod point_in_area;
 mod rollup;
 mod snapshot;
+mod track;
 pub mod workers;
 
 #[cfg(test)]
@@ -47,6 +49,7 @@ pub use events::{EventLoader, EventMove, EventStore};
 pub use extents::Extents;
 pub use rollup::{CareTotals, Rollup};
 pub use snapshot::{Sizes, Snapshot};
+pub use track::{track, Segment, Track, TrackRules};
 pub use workers::{WorkerBoard, WorkerRules, WorkerStatus, WorkerUpdate, WorkerView};
 
 /// The read model: a published snapshot and the writer state behind it. `Send + Sync`; share
