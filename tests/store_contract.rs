@@ -65,4 +65,5 @@ contract!(
     fixes_are_stored_once_and_need_their_worker,
     worker_state_and_alerts_round_trip,
     retention_deletes_the_fixes_before_the_cut,
+    a_worker_s_fixes_are_read_in_a_window_oldest_first,
 );

@@ -537,6 +537,53 @@ async fn fixes_land_in_day_partitions() {
     assert_eq!(store.counts().await.expect("counts").worker_fixes, 4);
 }
 
+/// A track reads only the day partitions of its window, each by its (worker_code, at) key:
+/// with sequential scans disabled no plan node scans a table, and the other days' partitions
+/// are not in the plan.
+#[tokio::test]
+async fn a_track_reads_only_its_days_partitions_by_their_key() {
+    let (store, url) = fresh_store().await;
+    store
+        .apply(&[Change::UpsertWorker(worker())])
+        .await
+        .expect("worker");
+    let fixes = (1..=3).map(|day| Change::InsertFix(fix_at(WORKER, march(day, 12, 0))));
+    store
+        .apply(&fixes.collect::<Vec<_>>())
+        .await
+        .expect("fixes");
+    let sql = plain_client(&url).await;
+    sql.batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("set");
+    let plan: Vec<String> = sql
+        .query(
+            &format!(
+                "EXPLAIN (COSTS OFF) {}",
+                gridmap::store::postgis::worker_fixes_sql()
+            ),
+            &[&WORKER, &march(2, 0, 0), &march(3, 0, 0)],
+        )
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("worker_fix_20240302"), "{plan}");
+    assert!(
+        !plan.contains("worker_fix_20240301") && !plan.contains("worker_fix_20240303"),
+        "{plan}"
+    );
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(!plan.contains("Sort"), "read in key order: {plan}");
+    let read = store
+        .worker_fixes(WORKER, march(2, 0, 0), march(3, 0, 0))
+        .await
+        .expect("read");
+    assert_eq!(read, vec![fix_at(WORKER, march(2, 12, 0))]);
+}
+
 #[tokio::test]
 async fn a_fix_outside_china_is_rejected() {
     let (store, _url) = fresh_store().await;

@@ -130,6 +130,15 @@ pub trait Store: Send + Sync {
     /// it). Every fix's worker must be stored ([`StoreError::Data`] naming it otherwise).
     async fn insert_fixes(&self, fixes: &[WorkerFix]) -> Result<Vec<bool>, StoreError>;
 
+    /// One worker's stored fixes with `from <= at < to`, oldest first: the raw track. PostGIS
+    /// reads only the day partitions of the window, each by its (worker_code, at) key.
+    async fn worker_fixes(
+        &self,
+        worker_code: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<WorkerFix>, StoreError>;
+
     /// The newest stored fix of each worker among the fixes at or after `since`, and the
     /// alerts not cleared: what the engine's worker board starts from.
     async fn load_worker_state(&self, since: DateTime<Utc>) -> Result<WorkerState, StoreError>;

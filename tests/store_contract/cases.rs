@@ -10,7 +10,7 @@
 use chrono::Duration;
 use geo_types::{coord, MultiPolygon, Point, Polygon};
 use gridmap::generate::{self, GenerateOptions, Scale};
-use gridmap::model::{Change, Event, EventStatus, Level, Transition};
+use gridmap::model::{Change, Event, EventStatus, Level, Transition, Worker, WorkerFix};
 use gridmap::store::{Counts, Store, StoreError};
 
 use crate::common::records::*;
@@ -648,4 +648,56 @@ pub async fn retention_deletes_the_fixes_before_the_cut(store: &dyn Store) {
         store.insert_fixes(&days[..1]).await.expect("insert"),
         vec![true]
     );
+}
+
+/// A worker's fixes come back for a window `[from, to)`, oldest first whatever order they
+/// were written in, across UTC days (PostGIS: day partitions), to the millisecond; another
+/// worker's fixes and those outside the window are left out.
+pub async fn a_worker_s_fixes_are_read_in_a_window_oldest_first(store: &dyn Store) {
+    let other = Worker {
+        code: "W410611001001002".into(),
+        device: None,
+        ..worker()
+    };
+    let at_of = |code: &str, when| WorkerFix {
+        worker_code: code.into(),
+        at: when,
+        ..fix()
+    };
+    let mut batch: Vec<Change> = hierarchy().into_iter().map(Change::UpsertArea).collect();
+    batch.extend([
+        Change::UpsertWorker(worker()),
+        Change::UpsertWorker(other.clone()),
+    ]);
+    // Written newest first, on three days.
+    let times = [
+        at(3, 9, 0),
+        at(2, 1, 0),
+        at(2, 0, 0),
+        at(1, 23, 500),
+        at(1, 8, 0),
+    ];
+    batch.extend(times.iter().map(|&t| Change::InsertFix(at_of(WORKER, t))));
+    batch.push(Change::InsertFix(at_of(&other.code, at(2, 0, 0))));
+    store.apply(&batch).await.expect("apply");
+
+    let read = |from, to| store.worker_fixes(WORKER, from, to);
+    let got = read(at(1, 23, 500), at(3, 9, 0)).await.expect("window");
+    let want: Vec<WorkerFix> = [at(1, 23, 500), at(2, 0, 0), at(2, 1, 0)]
+        .into_iter()
+        .map(|t| at_of(WORKER, t))
+        .collect();
+    assert_eq!(got, want, "from is included, to is not");
+    let got = read(at(1, 23, 501), at(3, 9, 1)).await.expect("window");
+    let times_read: Vec<_> = got.iter().map(|f| f.at).collect();
+    assert_eq!(times_read, [at(2, 0, 0), at(2, 1, 0), at(3, 9, 0)]);
+    assert!(read(at(4, 0, 0), at(5, 0, 0))
+        .await
+        .expect("an empty window")
+        .is_empty());
+    assert!(store
+        .worker_fixes("W-nobody", at(1, 0, 0), at(5, 0, 0))
+        .await
+        .expect("an unknown worker")
+        .is_empty());
 }

@@ -19,6 +19,7 @@ mod functions;
 mod read;
 mod rows;
 mod schema;
+mod track;
 mod worker_state;
 mod write;
 
@@ -207,6 +208,17 @@ impl Store for GpkgStore {
         }
         let fixes = fixes.to_vec();
         self.write(move |conn| worker_state::insert_fixes(conn, &fixes))
+            .await
+    }
+
+    async fn worker_fixes(
+        &self,
+        worker_code: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<WorkerFix>, StoreError> {
+        let worker_code = worker_code.to_string();
+        self.read(move |conn| track::worker_fixes(conn, &worker_code, from, to))
             .await
     }
 

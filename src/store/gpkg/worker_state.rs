@@ -132,7 +132,8 @@ pub fn prune(conn: &mut Connection, before: DateTime<Utc>) -> Result<u64, GpkgEr
     Ok(deleted as u64)
 }
 
-fn rows<T>(
+/// The rows of a query, each read by `read`.
+pub(super) fn rows<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
@@ -162,7 +163,9 @@ fn point(r: &RowReader<'_, '_>) -> Result<Point<f64>, GpkgError> {
     }
 }
 
-fn read_fix(r: &RowReader<'_, '_>) -> Result<WorkerFix, GpkgError> {
+/// A fix from a row of (geom, worker_code, at, accuracy_m, speed_mps, heading_deg,
+/// source_crs).
+pub(super) fn read_fix(r: &RowReader<'_, '_>) -> Result<WorkerFix, GpkgError> {
     Ok(WorkerFix {
         position: point(r)?,
         worker_code: r.get(1)?,

@@ -15,6 +15,7 @@ mod migrate;
 mod read;
 mod references;
 mod rows;
+mod track;
 mod worker_state;
 mod write;
 
@@ -34,6 +35,7 @@ use self::read::{Filter, Table};
 use crate::model::{Change, Dataset, Event, EventSource, WorkerAlert, WorkerFix, WorkerState};
 use crate::store::event_query::Ingested;
 use crate::store::{Counts, Store, StoreError};
+pub use track::worker_fixes_sql;
 
 /// Connections in the pool: enough for a parallel start-up load and concurrent API writes.
 const POOL_SIZE: usize = 16;
@@ -286,6 +288,15 @@ impl Store for PostgisStore {
 
     async fn insert_fixes(&self, fixes: &[WorkerFix]) -> Result<Vec<bool>, StoreError> {
         worker_state::insert_fixes(&self.pool, &self.fix_days, fixes).await
+    }
+
+    async fn worker_fixes(
+        &self,
+        worker_code: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<WorkerFix>, StoreError> {
+        track::worker_fixes(&self.pool, worker_code, from, to).await
     }
 
     async fn load_worker_state(&self, since: DateTime<Utc>) -> Result<WorkerState, StoreError> {

@@ -135,7 +135,8 @@ pub(crate) async fn ensure_partition(
     Ok(())
 }
 
-const FIX_COLUMNS: &str = "f.worker_code, f.at, ST_X(f.geom), ST_Y(f.geom), f.accuracy_m, \
+pub(super) const FIX_COLUMNS: &str =
+    "f.worker_code, f.at, ST_X(f.geom), ST_Y(f.geom), f.accuracy_m, \
      f.speed_mps, f.heading_deg, f.source_crs";
 
 const ALERT_COLUMNS: &str = "id, worker_code, kind, home_code, raised_at, cleared_at, \
@@ -291,7 +292,7 @@ fn day_end(day: NaiveDate) -> DateTime<Utc> {
         .and_utc()
 }
 
-fn fix(row: &Row) -> Result<WorkerFix, StoreError> {
+pub(super) fn fix(row: &Row) -> Result<WorkerFix, StoreError> {
     let read = || -> Result<WorkerFix, tokio_postgres::Error> {
         Ok(WorkerFix {
             worker_code: row.try_get(0)?,
