@@ -20,6 +20,7 @@ pub mod stats;
 pub mod styles;
 pub mod tiles;
 pub mod viewer;
+pub mod worker_tracks;
 pub mod workers;
 
 use std::sync::Arc;
@@ -194,6 +195,7 @@ fn layered_routes() -> Vec<Route> {
         Route::get("/api/workers", workers::list),
         Route::get("/api/workers/nearest", workers::nearest),
         Route::get("/api/workers/alerts", workers::alerts),
+        Route::get("/api/workers/{code}/track", worker_tracks::track),
         Route::get("/api/live", live::live),
         Route::get("/tiles", tiles::catalog),
         Route::get("/tiles/{tileset}", tiles::tilejson),

@@ -466,6 +466,59 @@ fn area_search_paths() -> Value {
     })
 }
 
+/// A worker's track (`api::worker_tracks`).
+fn worker_track_paths() -> Value {
+    let segment = json!({
+        "type": "object", "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": {"const": "Feature"},
+            "geometry": {"type": "object", "required": ["type", "coordinates"], "description": "a LineString, or a Point for a segment of one fix", "properties": {
+                "type": {"type": "string", "enum": ["LineString", "Point"]}, "coordinates": {"type": "array"}
+            }},
+            "properties": {"type": "object", "required": ["from", "to", "fixes", "distance_m", "duration_s"], "properties": {
+                "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+                "fixes": {"type": "integer", "minimum": 1},
+                "distance_m": {"type": "number", "minimum": 0}, "duration_s": {"type": "number", "minimum": 0}
+            }}
+        }
+    });
+    let track = json!({
+        "type": "object", "required": ["type", "worker", "from", "to", "gap_s", "crs", "fixes", "distance_m", "duration_s", "features"],
+        "properties": {
+            "type": {"const": "FeatureCollection"}, "worker": {"type": "string"},
+            "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+            "gap_s": {"type": "integer"}, "simplify_m": {"type": ["number", "null"]}, "crs": {"type": "string"},
+            "fixes": {"type": "integer", "minimum": 0},
+            "distance_m": {"type": "number", "minimum": 0}, "duration_s": {"type": "number", "minimum": 0},
+            "features": {"type": "array", "items": segment}
+        }
+    });
+    let q = |name: &str, required: bool, description: &str| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}});
+    json!({
+        "/api/workers/{code}/track": {"get": {
+            "summary": "A worker's GPS track (轨迹回放) in [from, to): one Feature per segment, split where consecutive fixes are more than gap apart, with the totals",
+            "description": "A segment is a LineString of its fixes in time order (a Point when it holds one fix) with from, to, fixes, distance_m (haversine between consecutive fixes, metres) and duration_s (first to last fix). Totals beside features: fixes, distance_m and duration_s, summed over the segments: gaps count neither distance nor time. simplify thins the drawn lines (Douglas-Peucker, metres), never the figures, and keeps each segment's first and last fix. The worker is in scope when its home area is.",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "code", "in": "path", "required": true, "description": "Worker code", "schema": {"type": "string"}},
+                q("from", true, "window start: RFC 3339, or a day (2026-10-01) for the start of that China Standard Time day"),
+                q("to", true, "window end, excluded: RFC 3339, or a day for the end of that China Standard Time day; at most 31 days after from"),
+                q("gap", false, "longest time between two fixes of one segment: whole seconds (600) or a whole number with s, m (minutes) or h (600s, 10m, 1h); 1 s to 24 h, default 10m"),
+                q("simplify", false, "Douglas-Peucker tolerance for the drawn lines, metres from 0 (every fix) to 1000"),
+                {"name": "crs", "in": "query", "required": false, "description": "output CRS of positions", "schema": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"}}
+            ],
+            "responses": {
+                "200": {"description": "the track", "content": {"application/geo+json": {"schema": track.clone()}, "application/json": {"schema": track}}},
+                "400": error_response("bad_query, bad_time (from or to missing or not a time, or from not before to), window_too_long (over 31 days), bad_gap, bad_simplify, bad_crs"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("out_of_scope: the worker's home area is outside your jurisdiction"),
+                "404": error_response("not_found: no such worker"),
+                "503": error_response("unavailable: the store cannot be read")
+            }
+        }}
+    })
+}
+
 /// The neighbours of an area (`api::areas::neighbors`).
 fn area_neighbors_paths() -> Value {
     let properties = json!({
@@ -486,16 +539,20 @@ fn area_neighbors_paths() -> Value {
             "properties": properties
         }
     });
+    let collection = json!({
+        "type": "object", "required": ["type", "features"],
+        "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": feature}}
+    });
     json!({
         "/api/areas/{code}/neighbors": {"get": {
             "summary": "The areas of the same layer and level that touch an area (相邻网格; PostGIS ST_Touches: a shared edge or corner, interiors apart), sorted by code",
             "description": "A neighbour inside the caller's jurisdiction is a full area feature (as /children) with in_scope true; one outside it is listed by code, name and level only, without geometry, with in_scope false.",
             "security": [{"bearer": []}],
             "parameters": [code_param()],
-            "responses": scoped_responses(json!({"description": "the neighbours", "content": {"application/geo+json": {"schema": {
-                "type": "object", "required": ["type", "features"],
-                "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": feature}}
-            }}}}))
+            "responses": scoped_responses(json!({"description": "the neighbours", "content": {
+                "application/geo+json": {"schema": collection.clone()},
+                "application/json": {"schema": collection}
+            }}))
         }}
     })
 }
@@ -635,6 +692,11 @@ pub fn document() -> Value {
         (doc["paths"].as_object_mut(), area_search_paths())
     {
         paths.extend(search);
+    }
+    if let (Some(paths), Value::Object(track)) =
+        (doc["paths"].as_object_mut(), worker_track_paths())
+    {
+        paths.extend(track);
     }
     if let (Some(paths), Value::Object(neighbors)) =
         (doc["paths"].as_object_mut(), area_neighbors_paths())
