@@ -96,8 +96,9 @@ fn features(answer: &Value) -> &Vec<Value> {
 /// Every check, on a server whose store holds the sample city.
 async fn check_tracks(server: &Server) {
     let worker = sample_worker(server);
-    // A whole second a day ago: inside the fix retention, far from the sample's patrol day.
-    let t0 = (server.clock.now() - Duration::days(1)).trunc_subsecs(0);
+    // A whole second three days ago: inside the fix retention, and away from the sample's
+    // patrol fixes, which lie on the day before the city's anchor day.
+    let t0 = (server.clock.now() - Duration::days(3)).trunc_subsecs(0);
     write_fixes(server, &worker.code, t0).await;
     let street = &worker.home_code[..9];
     let token = common::token(street, &[Role::Viewer]);
