@@ -43,8 +43,7 @@ use crate::model::Area;
 const ON_BORDER_DEG: f64 = 1e-8;
 
 /// How a neighbour's border meets the area's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Touch {
     /// They share a line (at least one stretch of border).
     Edge,
