@@ -102,7 +102,7 @@ async fn migrations_apply_once_and_reconnect_is_a_no_op() {
         )
         .await
         .expect("migrations table");
-    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.len(), 5);
     assert_eq!(rows[0].get::<_, i32>(0), 1);
     assert_eq!(rows[0].get::<_, String>(1), "0001_schema.sql");
     assert_eq!(rows[1].get::<_, String>(1), "0002_basemap.sql");

@@ -602,3 +602,115 @@ async fn nearest_workers_equal_a_brute_force_check() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn patrol_coverage_counts_the_buildings_near_a_grids_own_tracks() {
+    on_both_stores(|server| async move {
+        let t0 = stop_clock(&server);
+        let crew = patrols(&server, "4106").remove(0);
+        let homes: Vec<Point<f64>> = server
+            .engine
+            .snapshot()
+            .buildings_in_bbox(
+                geo::BoundingRect::bounding_rect(
+                    &server
+                        .engine
+                        .snapshot()
+                        .area(&crew.home)
+                        .expect("grid")
+                        .geometry,
+                )
+                .expect("box"),
+            )
+            .into_iter()
+            .filter(|b| b.grid_code.as_deref() == Some(crew.home.as_str()))
+            .filter_map(|b| b.geometry.interior_point())
+            .collect();
+        assert!(homes.len() >= 3, "the grid has buildings");
+        // A walk from one building to the next, a fix every two minutes.
+        let walk: Vec<Value> = homes
+            .iter()
+            .take(3)
+            .enumerate()
+            .map(|(i, p)| fix(&crew.code, t0 - Duration::minutes(10 - 2 * i as i64), *p))
+            .collect();
+        let (_, answer) = post_fixes(&server, &admin(), walk).await;
+        assert_eq!(answer["stored"], json!(3), "{answer}");
+        let street = &crew.home[..9];
+        let window = format!(
+            "from={}&to={}",
+            (t0 - Duration::hours(1)).to_rfc3339().replace('+', "%2B"),
+            (t0 + Duration::seconds(1)).to_rfc3339().replace('+', "%2B")
+        );
+        let url = |distance: f64| {
+            format!(
+                "{}/api/analysis/patrol-coverage?area={street}&{window}&distance={distance}",
+                server.url()
+            )
+        };
+        let (status, near) = common::get_json(&url(1.0), &admin()).await;
+        assert_eq!(status, 200, "{near}");
+        let rows = near["grids"].as_array().expect("grids");
+        assert!(
+            rows.len() > 1
+                && rows
+                    .iter()
+                    .all(|r| r["grid"].as_str().expect("grid").starts_with(street))
+        );
+        let mine = rows
+            .iter()
+            .find(|r| r["grid"] == crew.home.as_str())
+            .expect("the crew's grid");
+        assert_eq!(mine["workers"], json!([crew.code]));
+        assert_eq!(mine["fixes"], json!(3));
+        let walked: f64 = homes[..3]
+            .windows(2)
+            .map(|w| Haversine.distance(w[0], w[1]))
+            .sum();
+        assert!(
+            (mine["track_m"].as_f64().expect("track_m") - walked).abs() <= 1.0 + walked * 0.01,
+            "{mine} vs {walked}"
+        );
+        assert!(
+            mine["covered_buildings"].as_u64().expect("covered") >= 3,
+            "{mine}"
+        );
+        let others_covered: u64 = rows
+            .iter()
+            .filter(|r| r["grid"] != crew.home.as_str())
+            .map(|r| r["covered_buildings"].as_u64().expect("covered"))
+            .sum();
+        assert_eq!(others_covered, 0, "only a grid's own workers count for it");
+        let (_, far) = common::get_json(&url(1000.0), &admin()).await;
+        let mine = far["grids"]
+            .as_array()
+            .expect("grids")
+            .iter()
+            .find(|r| r["grid"] == crew.home.as_str())
+            .cloned()
+            .expect("grid");
+        assert_eq!(mine["building_share"], json!(1.0), "{mine}");
+        assert!(
+            mine["area_share"].as_f64().expect("area_share") > 0.9,
+            "{mine}"
+        );
+        // Bad input and scope.
+        let (status, bad) = common::get_json(&url(0.0), &admin()).await;
+        assert_eq!(
+            (status, bad["error"]["code"].clone()),
+            (400, json!("bad_distance"))
+        );
+        let other = patrols(&server, "4106")
+            .into_iter()
+            .find(|c| c.home[..9] != *street)
+            .expect("another street");
+        let (status, _) = common::get_json(
+            &url(50.0),
+            &common::token(&other.home[..9], &[Role::Analyst]),
+        )
+        .await;
+        assert_eq!(status, 403);
+        server
+    })
+    .await;
+}

@@ -15,6 +15,7 @@ pub mod home;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod patrol_coverage;
 pub mod satellite;
 pub mod stats;
 pub mod styles;
@@ -197,6 +198,10 @@ fn layered_routes() -> Vec<Route> {
         Route::get("/api/workers/alerts", workers::alerts),
         Route::get("/api/workers/{code}/track", worker_tracks::track),
         Route::get("/api/live", live::live),
+        Route::get(
+            "/api/analysis/patrol-coverage",
+            patrol_coverage::patrol_coverage,
+        ),
         Route::get("/tiles", tiles::catalog),
         Route::get("/tiles/{tileset}", tiles::tilejson),
         Route::get("/styles/{name}", styles::style),

@@ -304,6 +304,29 @@ fn event_paths() -> Value {
                 "503": error_response("unavailable: the store cannot be read")
             }
         }},
+        "/api/analysis/patrol-coverage": {"get": {
+            "summary": "Patrol coverage (巡查覆盖): per base grid of an area, the share of its buildings and of its area within distance metres of the tracks of its own workers (home = the grid) in [from, to)",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "area", "in": "query", "required": false, "description": "the area whose grids are measured (default: your jurisdiction; at most 1500 grids)", "schema": {"type": "string"}},
+                {"name": "from", "in": "query", "required": true, "description": "RFC 3339, or a China Standard Time day", "schema": {"type": "string"}},
+                {"name": "to", "in": "query", "required": true, "description": "RFC 3339, or a day (its end); at most 31 days after from", "schema": {"type": "string"}},
+                {"name": "distance", "in": "query", "required": false, "description": "metres from a track that count as covered", "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000, "default": 50}},
+                {"name": "gap", "in": "query", "required": false, "description": "longest time between two fixes joined by a line: 600, 600s, 10m, 1h", "schema": {"type": "string", "default": "10m"}}
+            ],
+            "responses": {
+                "200": {"description": "one row per grid", "content": {"application/json": {"schema": {"type": "object", "required": ["grids"], "properties": {"grids": {"type": "array", "items": {"type": "object", "properties": {
+                    "grid": {"type": "string"}, "name": {"type": "string"}, "workers": {"type": "array", "items": {"type": "string"}},
+                    "fixes": {"type": "integer"}, "buildings": {"type": "integer"}, "covered_buildings": {"type": "integer"},
+                    "building_share": {"type": ["number", "null"]}, "area_share": {"type": "number"}, "track_m": {"type": "number"}
+                }}}}}}}},
+                "400": error_response("bad_query, bad_time, window_too_long, bad_gap, bad_distance or too_many_grids"),
+                "401": error_response("missing or invalid token"),
+                "403": error_response("out_of_scope"),
+                "404": error_response("not_found: no such area"),
+                "503": error_response("unavailable: the store cannot be read")
+            }
+        }},
         "/api/live": {"get": {
             "summary": "The live stream (WebSocket): worker fixes, status, alerts and events in scope as they happen",
             "description": "Connect with a WebSocket client; from a browser pass the token as ?token=. Subscribe with ?area=&kinds=&snapshot=true or a message {\"type\": \"subscribe\", \"area\": …, \"kinds\": [\"fixes\", \"status\", \"alerts\", \"events\"], \"snapshot\": true}. Messages: subscribed, snapshot (workers as a FeatureCollection and the open alerts), fix and status (worker: a Feature as GET /api/workers gives), alert, event, heartbeat (every 15 s), lagged (a slow client's messages were dropped: ask for a snapshot), error. Positions of a slow client are coalesced to the latest per worker.",

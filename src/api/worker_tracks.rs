@@ -79,7 +79,7 @@ pub async fn track(
 
 /// The window `[from, to)`: both required, `from` before `to` (`bad_time`), at most
 /// [`MAX_WINDOW`] long (`window_too_long`).
-fn window(
+pub fn window(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {

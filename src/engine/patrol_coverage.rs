@@ -1,8 +1,8 @@
 //! Patrol coverage (巡查覆盖): how much of a grid its workers came near in a window.
 //!
 //! Rules:
-//! - A grid's tracks are the polylines of its workers' fixes (consecutive fixes joined;
-//!   the caller splits them at gaps), in a local metric frame centred on the grid
+//! - A grid's tracks are the segments of its workers' tracks (`track`: split at gaps; a lone
+//!   fix is a zero-length line), in a local metric frame centred on the grid
 //!   (equirectangular at the grid's mid-latitude: well under a metre of error across a grid).
 //! - A building is covered when its representative point (the interior point of its
 //!   footprint) lies within `distance_m` of a track segment. Buildings count for the grid of
@@ -16,6 +16,7 @@ use geo_types::{coord, Coord, Line, LineString, Point};
 use rstar::RTree;
 
 use super::point_in_area::PreparedArea;
+use super::track::Track;
 use super::workers::geofence::metres_per_degree;
 use super::Snapshot;
 use crate::model::Area;
@@ -139,41 +140,28 @@ fn area_share(grid: &Area, frame: &Frame, near: &impl Fn(Coord<f64>) -> bool) ->
     }
 }
 
-/// The polyline of a worker's fixes in time order, split where consecutive fixes are more
-/// than `gap_s` seconds apart; single-fix pieces are kept as a point's zero-length line, so
-/// a worker standing still covers what is around it.
-pub fn patrol_lines(
-    fixes: &[(chrono::DateTime<chrono::Utc>, Point<f64>)],
-    gap_s: i64,
-) -> Vec<LineString<f64>> {
-    let mut lines = Vec::new();
-    let mut current: Vec<Coord<f64>> = Vec::new();
-    let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
-    for (at, p) in fixes {
-        if last.is_some_and(|l| (*at - l).num_seconds() > gap_s) {
-            lines.push(piece(std::mem::take(&mut current)));
-        }
-        current.push(p.0);
-        last = Some(*at);
-    }
-    if !current.is_empty() {
-        lines.push(piece(current));
-    }
-    lines
-}
-
-fn piece(mut coords: Vec<Coord<f64>>) -> LineString<f64> {
-    if coords.len() == 1 {
-        coords.push(coords[0]);
-    }
-    LineString(coords)
+/// The lines a track draws, for coverage: each segment's positions, a one-fix segment as a
+/// zero-length line (a worker standing still covers what is around it).
+pub fn track_lines(track: &Track) -> Vec<LineString<f64>> {
+    track
+        .segments
+        .iter()
+        .map(|segment| {
+            let mut coords = segment.positions.clone();
+            if coords.len() == 1 {
+                coords.push(coords[0]);
+            }
+            LineString(coords)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::Engine;
-    use crate::model::{Building, Dataset, Level};
+    use crate::engine::TrackRules;
+    use crate::model::{Building, Dataset, Level, WorkerFix};
     use chrono::{Duration, TimeZone, Utc};
     use geo_types::{polygon, MultiPolygon};
 
@@ -231,38 +219,30 @@ mod tests {
     #[test]
     fn a_standing_worker_covers_the_circle_around_it() {
         let snapshot = city();
-        let t = |s| {
-            Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0)
-                .single()
-                .expect("t")
-                + Duration::seconds(s)
+        let t = Utc
+            .with_ymd_and_hms(2026, 12, 6, 8, 0, 0)
+            .single()
+            .expect("t");
+        let stand = WorkerFix {
+            worker_code: "w1".into(),
+            at: t,
+            position: Point::new(114.0096, 35.0096),
+            accuracy_m: None,
+            speed_mps: None,
+            heading_deg: None,
+            source_crs: "wgs84".into(),
         };
-        let stand = patrol_lines(&[(t(0), Point::new(114.0096, 35.0096))], 600);
-        let coverage = snapshot.patrol_coverage(&grid(&snapshot), &stand, 30.0);
+        let rules = TrackRules {
+            gap: Duration::minutes(10),
+            simplify_m: None,
+        };
+        let lines = track_lines(&crate::engine::track(&[stand], &rules));
+        assert_eq!(lines.len(), 1);
+        let coverage = snapshot.patrol_coverage(&grid(&snapshot), &lines, 30.0);
         assert_eq!(coverage.covered_buildings, 1);
         assert!(
             coverage.area_share > 0.0 && coverage.area_share < 0.01,
             "{coverage:?}"
         );
-    }
-
-    #[test]
-    fn patrol_lines_split_at_gaps() {
-        let t = |s| {
-            Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0)
-                .single()
-                .expect("t")
-                + Duration::seconds(s)
-        };
-        let fixes = [
-            (t(0), Point::new(114.0, 35.0)),
-            (t(60), Point::new(114.001, 35.0)),
-            (t(2000), Point::new(114.002, 35.0)),
-        ];
-        let lines = patrol_lines(&fixes, 600);
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].0.len(), 2);
-        assert_eq!(lines[1].0, vec![coord! {x: 114.002, y: 35.0}; 2]);
-        assert!(patrol_lines(&[], 600).is_empty());
     }
 }
