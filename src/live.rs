@@ -12,8 +12,13 @@
 //! worker in scope; other messages (status, alerts, events) queue up to [`OTHER_BACKLOG`],
 //! beyond which the oldest are dropped and the client is told how many (`lagged`), so it can
 //! ask for a snapshot.
+//!
+//! Cost: a published batch is rendered to JSON text once ([`render`], kept with the batch),
+//! and every client takes the shared texts its subscription lets through: a hundred wall
+//! maps cost one rendering, not a hundred.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -66,53 +71,81 @@ pub struct Subscription {
     pub kinds: Vec<Kind>,
 }
 
-/// A message bound for a client: a worker's position (coalesced per worker) or anything else.
+/// A message bound for a client, as JSON text: a worker's position (coalesced per worker) or
+/// anything else.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
-    Position { worker: String, message: Value },
-    Other(Value),
+    Position { worker: String, message: Arc<str> },
+    Other(Arc<str>),
+}
+
+impl Outgoing {
+    /// A message other than a position.
+    pub fn other(message: &Value) -> Outgoing {
+        Outgoing::Other(message.to_string().into())
+    }
+}
+
+/// Who may see a rendered message: workers by their home code, events by their area code
+/// (`None` outside every area: only whole-city subscriptions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    kind: Kind,
+    owner: Option<String>,
+    message: Outgoing,
+}
+
+/// Every message of a published batch, rendered once for every client.
+pub fn render(published: &Published, rules: &WorkerRules) -> Vec<Rendered> {
+    let mut out: Vec<Rendered> = published
+        .workers
+        .iter()
+        .map(|update| render_update(update, rules))
+        .collect();
+    for change in &published.changes {
+        if let Change::UpsertEvent(event) = change {
+            out.push(Rendered {
+                kind: Kind::Events,
+                owner: event.area_code.clone(),
+                message: Outgoing::other(&event_message(event)),
+            });
+        }
+    }
+    out
+}
+
+fn render_update(update: &WorkerUpdate, rules: &WorkerRules) -> Rendered {
+    match update {
+        WorkerUpdate::Moved(view) => Rendered {
+            kind: Kind::Fixes,
+            owner: Some(view.worker.home_code.clone()),
+            message: Outgoing::Position {
+                worker: view.worker.code.clone(),
+                message: json!({"type": "fix", "worker": feature(view, rules)})
+                    .to_string()
+                    .into(),
+            },
+        },
+        WorkerUpdate::Status(view) => Rendered {
+            kind: Kind::Status,
+            owner: Some(view.worker.home_code.clone()),
+            message: Outgoing::other(&json!({"type": "status", "worker": feature(view, rules)})),
+        },
+        WorkerUpdate::Alert(alert) => Rendered {
+            kind: Kind::Alerts,
+            owner: Some(alert.home_code.clone()),
+            message: Outgoing::other(&json!({"type": "alert", "alert": alert_json(alert)})),
+        },
+    }
 }
 
 impl Subscription {
-    /// The subscription's messages of one published batch.
-    pub fn messages(&self, published: &Published, rules: &WorkerRules) -> Vec<Outgoing> {
-        let mut out = Vec::new();
-        for update in &published.workers {
-            out.extend(self.worker_message(update, rules));
-        }
-        if self.wants(Kind::Events) {
-            for change in &published.changes {
-                if let Change::UpsertEvent(event) = change {
-                    if self.covers_event(event) {
-                        out.push(Outgoing::Other(event_message(event)));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// The message of one worker update, if the subscription takes it.
-    fn worker_message(&self, update: &WorkerUpdate, rules: &WorkerRules) -> Option<Outgoing> {
-        match update {
-            WorkerUpdate::Moved(view) if self.wants(Kind::Fixes) && self.covers(view) => {
-                Some(Outgoing::Position {
-                    worker: view.worker.code.clone(),
-                    message: json!({"type": "fix", "worker": feature(view, rules)}),
-                })
-            }
-            WorkerUpdate::Status(view) if self.wants(Kind::Status) && self.covers(view) => Some(
-                Outgoing::Other(json!({"type": "status", "worker": feature(view, rules)})),
-            ),
-            WorkerUpdate::Alert(alert)
-                if self.wants(Kind::Alerts) && scope_contains(&self.area, &alert.home_code) =>
-            {
-                Some(Outgoing::Other(
-                    json!({"type": "alert", "alert": alert_json(alert)}),
-                ))
-            }
-            _ => None,
-        }
+    /// The subscription's messages among a batch's rendered ones.
+    pub fn messages<'a>(&'a self, rendered: &'a [Rendered]) -> impl Iterator<Item = Outgoing> + 'a {
+        rendered
+            .iter()
+            .filter(|r| self.wants(r.kind) && self.owns(r.owner.as_deref()))
+            .map(|r| r.message.clone())
     }
 
     /// Whether the subscription takes this kind.
@@ -125,8 +158,8 @@ impl Subscription {
         scope_contains(&self.area, &view.worker.home_code)
     }
 
-    fn covers_event(&self, event: &Event) -> bool {
-        match &event.area_code {
+    fn owns(&self, owner: Option<&str>) -> bool {
+        match owner {
             Some(code) => scope_contains(&self.area, code),
             None => covers_whole_city(&self.area),
         }
@@ -157,10 +190,10 @@ fn event_message(event: &Event) -> Value {
 /// The messages waiting for one client (see the module doc for the bounds).
 #[derive(Debug, Default)]
 pub struct Outbox {
-    positions: HashMap<String, Value>,
+    positions: HashMap<String, Arc<str>>,
     /// Workers with a queued position, in the order their first queued position came.
     order: VecDeque<String>,
-    others: VecDeque<Value>,
+    others: VecDeque<Arc<str>>,
     dropped: usize,
 }
 
@@ -185,10 +218,11 @@ impl Outbox {
 
     /// Everything queued, oldest first: a `lagged` notice if messages were dropped, the other
     /// messages, then the latest position of each worker.
-    pub fn drain(&mut self) -> Vec<Value> {
+    pub fn drain(&mut self) -> Vec<Arc<str>> {
         let mut out = Vec::with_capacity(self.len() + 1);
         if self.dropped > 0 {
-            out.push(json!({"type": "lagged", "dropped": self.dropped}));
+            let lagged = json!({"type": "lagged", "dropped": self.dropped});
+            out.push(lagged.to_string().into());
             self.dropped = 0;
         }
         out.extend(self.others.drain(..));
@@ -216,8 +250,12 @@ mod tests {
     fn position(worker: &str, n: u32) -> Outgoing {
         Outgoing::Position {
             worker: worker.into(),
-            message: json!({"worker": worker, "n": n}),
+            message: json!({"worker": worker, "n": n}).to_string().into(),
         }
+    }
+
+    fn text(value: Value) -> Arc<str> {
+        value.to_string().into()
     }
 
     #[test]
@@ -237,8 +275,8 @@ mod tests {
         assert_eq!(
             drained,
             vec![
-                json!({"worker": "a", "n": 999}),
-                json!({"worker": "b", "n": 999})
+                text(json!({"worker": "a", "n": 999})),
+                text(json!({"worker": "b", "n": 999}))
             ]
         );
         assert!(outbox.is_empty());
@@ -248,13 +286,13 @@ mod tests {
     fn other_messages_keep_the_newest_backlog_and_say_how_many_went() {
         let mut outbox = Outbox::default();
         for n in 0..OTHER_BACKLOG + 10 {
-            outbox.push(Outgoing::Other(json!(n)));
+            outbox.push(Outgoing::other(&json!(n)));
         }
         assert_eq!(outbox.len(), OTHER_BACKLOG);
         let drained = outbox.drain();
-        assert_eq!(drained[0], json!({"type": "lagged", "dropped": 10}));
-        assert_eq!(drained[1], json!(10));
-        assert_eq!(drained.last(), Some(&json!(OTHER_BACKLOG + 9)));
+        assert_eq!(drained[0], text(json!({"type": "lagged", "dropped": 10})));
+        assert_eq!(drained[1], text(json!(10)));
+        assert_eq!(drained.last(), Some(&text(json!(OTHER_BACKLOG + 9))));
     }
 
     #[test]

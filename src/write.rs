@@ -77,6 +77,9 @@ pub struct Published {
     pub extents: Extents,
     /// What changed on the worker board (fixes, status, alerts).
     pub workers: Vec<WorkerUpdate>,
+    /// The batch as the live stream's messages, rendered by the first client that needs
+    /// them and shared by the rest.
+    pub rendered: std::sync::OnceLock<Vec<crate::live::Rendered>>,
 }
 
 /// The write path of a serving process: store, engine, tile cache, live channel.
@@ -212,6 +215,7 @@ impl WritePath {
             changes: Vec::new(),
             extents: Extents::default(),
             workers: updates,
+            rendered: Default::default(),
         }));
     }
 
@@ -226,6 +230,7 @@ impl WritePath {
             changes,
             extents,
             workers: Vec::new(),
+            rendered: Default::default(),
         }));
     }
 }

@@ -207,7 +207,7 @@ impl Client {
                         break;
                     }
                     let beat = json!({"type": "heartbeat", "at": self.state.clock.now()});
-                    self.push(Outgoing::Other(beat));
+                    self.push(Outgoing::other(&beat));
                     if sink.send(Message::Ping(Default::default())).await.is_err() {
                         break;
                     }
@@ -220,7 +220,7 @@ impl Client {
             metrics::gauge!(QUEUED_METRIC).decrement(messages.len() as f64);
             for message in messages {
                 if sink
-                    .send(Message::Text(message.to_string().into()))
+                    .send(Message::Text(message.as_ref().into()))
                     .await
                     .is_err()
                 {
@@ -237,25 +237,28 @@ impl Client {
         let Some(subscription) = subscription else {
             return;
         };
-        let rules = *self.state.engine.workers().rules();
-        let messages = subscription.messages(batch, &rules);
-        if messages.is_empty() {
-            return;
-        }
-        for message in messages {
+        let rendered = batch.rendered.get_or_init(|| {
+            let rules = *self.state.engine.workers().rules();
+            crate::live::render(batch, &rules)
+        });
+        let mut any = false;
+        for message in subscription.messages(rendered) {
             self.push(message);
+            any = true;
         }
-        self.wake.notify_one();
+        if any {
+            self.wake.notify_one();
+        }
     }
 
     /// After missing batches: says so and sends the current state again.
     fn resync(&self, missed: u64) {
-        self.push(Outgoing::Other(
-            json!({"type": "lagged", "dropped": missed}),
+        self.push(Outgoing::other(
+            &json!({"type": "lagged", "dropped": missed}),
         ));
         let subscription = self.lock_subscription().clone();
         if let Some(subscription) = subscription {
-            self.push(Outgoing::Other(self.snapshot(&subscription)));
+            self.push(Outgoing::other(&self.snapshot(&subscription)));
         }
         self.wake.notify_one();
     }
@@ -266,7 +269,7 @@ impl Client {
             Message::Text(text) => {
                 if let Err(e) = self.resubscribe(text.as_str()) {
                     let error = json!({"type": "error", "code": e.code, "message": e.message});
-                    self.push(Outgoing::Other(error));
+                    self.push(Outgoing::other(&error));
                     self.wake.notify_one();
                 }
                 true
@@ -298,11 +301,11 @@ impl Client {
     /// Replaces the subscription, confirms it and sends the snapshot when asked.
     fn subscribe(&self, subscription: Subscription, snapshot: bool) {
         let kinds: Vec<&str> = subscription.kinds.iter().map(|k| k.as_str()).collect();
-        self.push(Outgoing::Other(
-            json!({"type": "subscribed", "area": subscription.area, "kinds": kinds}),
+        self.push(Outgoing::other(
+            &json!({"type": "subscribed", "area": subscription.area, "kinds": kinds}),
         ));
         if snapshot {
-            self.push(Outgoing::Other(self.snapshot(&subscription)));
+            self.push(Outgoing::other(&self.snapshot(&subscription)));
         }
         *self.lock_subscription() = Some(subscription);
         self.wake.notify_one();
