@@ -260,7 +260,7 @@ impl Client {
         ));
         let subscription = self.lock_subscription().clone();
         if let Some(subscription) = subscription {
-            self.push(Outgoing::Other(self.snapshot(&subscription)));
+            self.push(Outgoing::Snapshot(self.snapshot(&subscription)));
         }
         self.wake.notify_one();
     }
@@ -307,7 +307,7 @@ impl Client {
             json!({"type": "subscribed", "area": subscription.area, "kinds": kinds}),
         ));
         if snapshot {
-            self.push(Outgoing::Other(self.snapshot(&subscription)));
+            self.push(Outgoing::Snapshot(self.snapshot(&subscription)));
         }
         *self.lock_subscription() = Some(subscription);
         self.wake.notify_one();
