@@ -258,10 +258,12 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 clock: server.clock.clone(),
                 deadlines: std::sync::Arc::new(config.event_deadlines.clone()),
             };
-            serve::demo_feed::spawn(feed, serve::demo_feed::PERIOD);
+            serve::demo_feed::spawn(feed);
             println!(
-                "demo feed: a new report and one step of an open event every {} s (--no-demo-feed turns it off)",
-                serve::demo_feed::PERIOD.as_secs()
+                "demo feed: a new report and one step of an open event every {} s, {} grid workers patrolling (a fix every {} s; one leaves its grid now and then) (--no-demo-feed turns it off)",
+                serve::demo_feed::PERIOD.as_secs(),
+                serve::demo_feed::patrol::WALKERS,
+                serve::demo_feed::patrol::FIX_PERIOD.as_secs()
             );
         }
     }

@@ -11,7 +11,9 @@
 //! needs where a worker is, not where it was), so positions never queue more than one per
 //! worker in scope; other messages (status, alerts, events) queue up to [`OTHER_BACKLOG`],
 //! beyond which the oldest are dropped and the client is told how many (`lagged`), so it can
-//! ask for a snapshot.
+//! ask for a snapshot. A snapshot replaces every queued position: they are older than it, and
+//! positions drain after the other messages, so they would move workers back (or show workers
+//! of an area the client has just left).
 //!
 //! Cost: a published batch is rendered to JSON text once ([`render`], kept with the batch),
 //! and every client takes the shared texts its subscription lets through: a hundred wall
@@ -71,11 +73,12 @@ pub struct Subscription {
     pub kinds: Vec<Kind>,
 }
 
-/// A message bound for a client, as JSON text: a worker's position (coalesced per worker) or
-/// anything else.
+/// A message bound for a client, as JSON text: a worker's position (coalesced per worker), a
+/// snapshot (which supersedes the queued positions) or anything else.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     Position { worker: String, message: Arc<str> },
+    Snapshot(Arc<str>),
     Other(Arc<str>),
 }
 
@@ -198,13 +201,19 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Queues a message, replacing a queued position of the same worker.
+    /// Queues a message, replacing a queued position of the same worker; a snapshot replaces
+    /// them all.
     pub fn push(&mut self, message: Outgoing) {
         match message {
             Outgoing::Position { worker, message } => {
                 if self.positions.insert(worker.clone(), message).is_none() {
                     self.order.push_back(worker);
                 }
+            }
+            Outgoing::Snapshot(message) => {
+                self.positions.clear();
+                self.order.clear();
+                self.push(Outgoing::Other(message));
             }
             Outgoing::Other(message) => {
                 if self.others.len() == OTHER_BACKLOG {
@@ -280,6 +289,23 @@ mod tests {
             ]
         );
         assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_replaces_the_queued_positions() {
+        let mut outbox = Outbox::default();
+        outbox.push(position("a", 1));
+        outbox.push(Outgoing::other(&json!("subscribed")));
+        outbox.push(Outgoing::Snapshot(text(json!("snapshot"))));
+        outbox.push(position("b", 2));
+        assert_eq!(
+            outbox.drain(),
+            vec![
+                text(json!("subscribed")),
+                text(json!("snapshot")),
+                text(json!({"worker": "b", "n": 2}))
+            ]
+        );
     }
 
     #[test]

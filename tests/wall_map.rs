@@ -1,8 +1,9 @@
 //! The wall map at `/` in headless Chromium: `web/tests/wall_map.mjs` (playwright-core driving
 //! Debian's chromium, both installed by `scripts/test`) against a server on a sample city whose
 //! history ends now, so the page's default window holds events, with the satellite basemap
-//! configured on a local stand-in for Tianditu. The checks themselves are in the script; this
-//! test starts the server, runs it and fails with its output.
+//! configured on a local stand-in for Tianditu. The checks themselves are in the script (the
+//! workers' out-of-grid check learns the dwell time from `GRIDMAP_DWELL_S`); this test starts the
+//! server, runs it and fails with its output.
 
 mod common;
 
@@ -38,6 +39,7 @@ async fn the_wall_map_works_in_chromium() {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wall-map");
     let url = server.url();
+    let dwell_s = config.workers.dwell_s;
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg("tests/wall_map.mjs")
@@ -51,6 +53,7 @@ async fn the_wall_map_works_in_chromium() {
             )
             .env("GRIDMAP_ARTIFACTS", &artifacts)
             .env("GRIDMAP_SATELLITE_KEY", common::satellite_upstream::KEY)
+            .env("GRIDMAP_DWELL_S", dwell_s.to_string())
             .output()
     })
     .await

@@ -258,7 +258,9 @@ impl Client {
         ));
         let subscription = self.lock_subscription().clone();
         if let Some(subscription) = subscription {
-            self.push(Outgoing::other(&self.snapshot(&subscription)));
+            self.push(Outgoing::Snapshot(
+                self.snapshot(&subscription).to_string().into(),
+            ));
         }
         self.wake.notify_one();
     }
@@ -305,7 +307,9 @@ impl Client {
             &json!({"type": "subscribed", "area": subscription.area, "kinds": kinds}),
         ));
         if snapshot {
-            self.push(Outgoing::other(&self.snapshot(&subscription)));
+            self.push(Outgoing::Snapshot(
+                self.snapshot(&subscription).to_string().into(),
+            ));
         }
         *self.lock_subscription() = Some(subscription);
         self.wake.notify_one();

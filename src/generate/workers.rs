@@ -114,6 +114,71 @@ pub fn fixes(
     out
 }
 
+/// How a patrol moves from one fix to the next.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    /// Speeds drawn while moving, m/s (a quarter of the steps pause instead).
+    pub speeds: std::ops::Range<f64>,
+    /// Seconds between two fixes.
+    pub seconds: f64,
+    /// The straight-line share of the path walked between two fixes (patrols meander).
+    pub meander: f64,
+}
+
+/// The pace of the generated day of patrols: on foot, a fix every six minutes.
+const ON_FOOT: Pace = Pace {
+    speeds: 0.6..1.5,
+    seconds: 360.0,
+    meander: 0.3,
+};
+
+/// One step of a patrol.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Where it ends, in the local frame (metres).
+    pub pos: Coord<f64>,
+    /// The heading, degrees clockwise from north.
+    pub heading: f64,
+    /// The speed drawn, m/s.
+    pub speed: f64,
+}
+
+/// The next step of a patrol at `pos` (metres in `frame`) heading `heading`: a speed drawn
+/// from `pace`, a heading that drifts, and a turn when the step would leave `grid` (after
+/// eight tries it stays put).
+pub fn patrol_step<G: Contains<Point<f64>>>(
+    grid: &G,
+    frame: &LocalFrame,
+    pos: Coord<f64>,
+    heading: f64,
+    pace: &Pace,
+    rng: &mut ChaCha8Rng,
+) -> Step {
+    let speed = if rng.random_bool(0.25) {
+        0.0
+    } else {
+        rng.random_range(pace.speeds.clone())
+    };
+    let mut step = Step {
+        pos,
+        heading,
+        speed,
+    };
+    for _ in 0..8 {
+        step.heading = (step.heading + normal(rng) * 40.0).rem_euclid(360.0);
+        let (s, c) = step.heading.to_radians().sin_cos();
+        let next = Coord {
+            x: pos.x + s * speed * pace.seconds * pace.meander,
+            y: pos.y + c * speed * pace.seconds * pace.meander,
+        };
+        if grid.contains(&Point::from(frame.to_lonlat(next))) {
+            step.pos = next;
+            break;
+        }
+    }
+    step
+}
+
 /// A random walk inside `grid`: a heading that drifts, pauses, and turns back at the border.
 fn walk(
     grid: &Polygon<f64>,
@@ -129,35 +194,16 @@ fn walk(
     let frame = LocalFrame::new(start.0, 0.0);
     let mut pos = Coord { x: 0.0, y: 0.0 };
     let mut heading: f64 = rng.random_range(0.0..360.0);
-    let interval = 360.0;
-    // Patrols meander: the straight-line displacement between fixes is a fraction of the path.
-    let meander = 0.3;
     let t0 = patrol_start(anchor);
     for k in 0..n {
-        let speed = if rng.random_bool(0.25) {
-            0.0
-        } else {
-            rng.random_range(0.6..1.5)
-        };
-        for _ in 0..8 {
-            heading = (heading + normal(rng) * 40.0).rem_euclid(360.0);
-            let (s, c) = heading.to_radians().sin_cos();
-            // Heading is clockwise from north.
-            let next = Coord {
-                x: pos.x + s * speed * interval * meander,
-                y: pos.y + c * speed * interval * meander,
-            };
-            if grid.contains(&Point::from(frame.to_lonlat(next))) {
-                pos = next;
-                break;
-            }
-        }
+        let step = patrol_step(grid, &frame, pos, heading, &ON_FOOT, rng);
+        (pos, heading) = (step.pos, step.heading);
         out.push(WorkerFix {
             worker_code: worker.to_string(),
-            at: t0 + Duration::seconds((k as f64 * interval) as i64),
+            at: t0 + Duration::seconds((k as f64 * ON_FOOT.seconds) as i64),
             position: Point::from(frame.to_lonlat(pos)),
             accuracy_m: Some(rng.random_range(3.0..15.0)),
-            speed_mps: Some(speed as f32),
+            speed_mps: Some(step.speed as f32),
             heading_deg: Some(heading as f32),
             source_crs: "wgs84".into(),
         });

@@ -1,9 +1,13 @@
 //! The demo feed: in demo mode (no JWT secret configured) the service plays a city at work, so
-//! the wall map of a fresh machine is alive. Every period it files one new report at a random
-//! place inside a grid, as the 12345 hotline or a patrol would, and moves one open event a step
-//! along the seven-step loop, as the departments would. Both go through the one write path,
-//! like any other writer, so tiles, statistics and live subscribers follow. `serve
-//! --no-demo-feed`, or a configured secret, turns it off.
+//! the wall map of a fresh machine is alive. Every [`PERIOD`] it files one new report at a
+//! random place inside a grid, as the 12345 hotline or a patrol would, and moves one open event
+//! a step along the seven-step loop, as the departments would; every [`patrol::FIX_PERIOD`] a
+//! handful of grid workers send a GPS fix as they patrol, one of them now and then staying out
+//! of its grid long enough to be alerted ([`patrol`]). All of it goes through the one write path,
+//! like any other writer, so tiles, statistics, the worker board and live subscribers follow.
+//! `serve --no-demo-feed`, or a configured secret, turns it off.
+
+pub mod patrol;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,20 +50,29 @@ pub struct Feed {
     pub deadlines: Arc<Deadlines>,
 }
 
-/// Runs the feed every `period` until the task is aborted; a failed round is logged and the
-/// next one tries again.
-pub fn spawn(feed: Feed, period: Duration) -> JoinHandle<()> {
+/// Runs the feed until the task is aborted: a round every [`PERIOD`], a patrol every
+/// [`patrol::FIX_PERIOD`]. A failed round or patrol is logged and the next one tries again.
+pub fn spawn(feed: Feed) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut rng = ChaCha8Rng::from_os_rng();
-        let mut ticks = tokio::time::interval(period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds = every(PERIOD);
+        let mut patrols = every(patrol::FIX_PERIOD);
         loop {
-            ticks.tick().await;
-            if let Err(e) = feed.round(&mut rng).await {
-                tracing::warn!(error = %e, "demo feed round failed");
+            let done = tokio::select! {
+                _ = rounds.tick() => feed.round(&mut rng).await,
+                _ = patrols.tick() => feed.patrol(&mut rng).await,
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "demo feed failed");
             }
         }
     })
+}
+
+fn every(period: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
 }
 
 impl Feed {
@@ -70,6 +83,23 @@ impl Feed {
             self.writes.ingest_events(&[event]).await?;
         }
         self.advance_one(rng, now).await
+    }
+
+    /// One patrol: a fix at now for each walker (see [`patrol`]), through the write path.
+    pub async fn patrol(&self, rng: &mut ChaCha8Rng) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        let fixes: Vec<_> = {
+            let board = self.engine.workers();
+            let dwell = board.rules().dwell;
+            let walkers = patrol::walkers(&self.engine.snapshot(), &board);
+            walkers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| w.next_fix(now, i == 0 && patrol::stray_out(now, dwell), rng))
+                .collect()
+        };
+        self.writes.ingest_fixes(&fixes, now).await?;
+        Ok(())
     }
 
     /// A report at a random place inside a grid of the city (`None` when none was found).

@@ -1,6 +1,8 @@
 // The map: the service's dark style (basemap, boundaries, 3D buildings, heatmap) plus the event
-// layers (clusters below z14, points by status above, overdue ringed in red) and the selected
-// area's outline. Every tile request to this service carries the page's credential.
+// layers (clusters below z14, points by status above, overdue ringed in red), the selected
+// area's outline and the grid workers (online bright, offline grey, an open out-of-grid alert
+// ringed in red, named from z14). Every tile request to this service carries the page's
+// credential.
 
 import { Map, NavigationControl, ScaleControl, setWorkerUrl } from 'maplibre-gl';
 
@@ -33,6 +35,7 @@ export const LAYER_GROUPS = {
     buildings: ['building-extrusion'],
     events: ['event-clusters', 'event-cluster-count', 'event-points', 'event-overdue'],
     heatmap: ['event-heatmap'],
+    workers: ['worker-alert-ring', 'worker-points', 'worker-label'],
     satellite: ['satellite'],
 };
 
@@ -68,6 +71,7 @@ export function createMap(container, api, filters) {
             performance.mark('gridmap:map-load');
             addEventLayers(map, filters);
             addSelectionLayers(map);
+            addWorkerLayers(map);
             setEventFilters(map, filters, 0);
             resolve(map);
         });
@@ -120,6 +124,38 @@ function addSelectionLayers(map) {
     map.addLayer({
         id: 'selected-line', type: 'line', source: 'selected',
         paint: { 'line-color': '#ffd54f', 'line-width': 3 },
+    });
+}
+
+/** The workers' source (filled by workers.js from the live stream) and its layers, on top. */
+function addWorkerLayers(map) {
+    map.addSource('workers', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    const online = ['==', ['get', 'status'], 'online'];
+    map.addLayer({
+        id: 'worker-alert-ring', type: 'circle', source: 'workers',
+        filter: ['==', ['get', 'alerted'], true],
+        paint: { 'circle-radius': 12, 'circle-color': 'rgba(255,23,68,0.15)', 'circle-stroke-color': '#ff1744', 'circle-stroke-width': 3 },
+    });
+    map.addLayer({
+        id: 'worker-points', type: 'circle', source: 'workers',
+        paint: {
+            'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, 3.5, 15, 7],
+            'circle-color': ['case', online, '#00e5ff', '#607d8b'],
+            'circle-opacity': ['case', online, 1, 0.75],
+            'circle-stroke-color': ['case', online, '#ffffff', '#0b1220'],
+            'circle-stroke-width': ['case', online, 2, 1],
+        },
+    });
+    map.addLayer({
+        id: 'worker-label', type: 'symbol', source: 'workers', minzoom: 14,
+        layout: {
+            'text-field': ['get', 'name'],
+            'text-font': ['DejaVu Sans', 'WenQuanYi Zen Hei'],
+            'text-size': 12,
+            'text-offset': [0, 1.2],
+            'text-anchor': 'top',
+        },
+        paint: { 'text-color': ['case', online, '#e0f7fa', '#90a4ae'], 'text-halo-color': '#0b1220', 'text-halo-width': 1.5 },
     });
 }
 

@@ -343,12 +343,13 @@ impl WorkerBoard {
             });
         let at = fix.at;
         live.view.fix = Some(fix);
+        // The geofence first, so the views published carry the alert as it stands after the fix.
+        let outside = live.view.inside_home(&rules) == Some(false);
+        let alert = follow_geofence(live, &mut self.alert_due, &rules, outside, at);
         updates.push(WorkerUpdate::Moved(live.view.clone()));
         if live.view.status != was {
             updates.push(WorkerUpdate::Status(live.view.clone()));
         }
-        let outside = live.view.inside_home(&rules) == Some(false);
-        let alert = follow_geofence(live, &mut self.alert_due, &rules, outside, at);
         updates.extend(alert.map(WorkerUpdate::Alert));
     }
 }

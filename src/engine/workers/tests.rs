@@ -144,6 +144,27 @@ fn staying_outside_past_the_dwell_raises_one_alert_and_coming_back_clears_it() {
 }
 
 #[test]
+fn the_view_of_a_move_carries_the_alert_the_fix_raised_or_cleared() {
+    let (mut board, areas) = (board(), areas());
+    board.apply_fixes(&[fix("w1", 0, 114.015, 35.005)], &areas, t(0));
+    let moved = |updates: &[WorkerUpdate]| {
+        updates.iter().find_map(|u| match u {
+            WorkerUpdate::Moved(v) => Some(v.alert.clone()),
+            _ => None,
+        })
+    };
+    let out = board.apply_fixes(&[fix("w1", 6, 114.016, 35.005)], &areas, t(6));
+    assert_eq!(
+        moved(&out),
+        Some(alerts(&out).first().map(|a| (*a).clone()))
+    );
+    assert!(moved(&out).flatten().is_some(), "raised by this fix");
+    let back = board.apply_fixes(&[fix("w1", 7, 114.005, 35.005)], &areas, t(7));
+    assert_eq!(alerts(&back).len(), 1, "cleared by this fix");
+    assert_eq!(moved(&back), Some(None));
+}
+
+#[test]
 fn the_clock_raises_the_alert_when_no_fix_comes() {
     let (mut board, areas) = (board(), areas());
     board.apply_fixes(&[fix("w2", 0, 114.015, 35.005)], &areas, t(0));
