@@ -31,6 +31,11 @@ use gridmap::tiles::vector_tile;
 use prost::Message;
 use tokio_postgres::{Client, NoTls};
 
+mod common;
+
+use common::process::status_kb;
+use common::quantile;
+
 /// Zooms of the heatmap tileset.
 const ZOOMS: std::ops::RangeInclusive<u8> = 8..=16;
 /// Tiles asked per zoom (centred on events of the window and category, so none is empty).
@@ -368,15 +373,9 @@ impl Summary {
     fn of(times: impl Iterator<Item = f64>) -> Summary {
         let mut v: Vec<f64> = times.collect();
         v.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            if v.is_empty() {
-                return f64::NAN;
-            }
-            v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1]
-        };
         Summary {
-            p50: at(0.5),
-            p95: at(0.95),
+            p50: quantile(&v, 0.5),
+            p95: quantile(&v, 0.95),
             mean: v.iter().sum::<f64>() / v.len().max(1) as f64,
             n: v.len(),
         }
@@ -409,18 +408,6 @@ async fn resident_bytes(setup: &Setup, report: &mut Report) -> anyhow::Result<()
         ));
     }
     Ok(())
-}
-
-/// A `/proc/PID/status` field in kB (VmRSS, VmHWM); 0 when unreadable.
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// The printed report, also written to bench-out/events.md.

@@ -31,13 +31,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use futures::pin_mut;
 use serde_json::{json, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::types::Type;
+use tokio_postgres::Client;
+
+mod common;
+
+use common::env_number;
+use common::pg::{connect, geometry_type, point_ewkb, Side};
 
 /// Events per request and per anchor transaction.
 const BATCH: usize = 500;
@@ -78,15 +82,6 @@ struct Config {
     server_pid: Option<u32>,
 }
 
-fn env_number(name: &str, default: usize) -> anyhow::Result<usize> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a number")),
-        Err(_) => Ok(default),
-    }
-}
-
 impl Config {
     fn from_env() -> anyhow::Result<Config> {
         let var = |name: &str| std::env::var(name).with_context(|| format!("{name} is not set"));
@@ -113,14 +108,6 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(run(Config::from_env()?))
-}
-
-async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .with_context(|| format!("cannot connect to {url}"))?;
-    tokio::spawn(connection);
-    Ok(client)
 }
 
 /// Reads every index of the event table into shared buffers (see the module documentation).
@@ -158,7 +145,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     for round in 1..=config.rounds {
         let id = format!("{run_id}-r{round}");
         let drafts = Arc::new(drafts_for(&id, &places, config.events));
-        let gridmap = Side::measure(&config, &db, async {
+        let gridmap = Side::measure(&db, config.server_pid, async {
             let before = event_rows(&db).await?;
             let took = post_all(&config, &drafts).await?;
             let grew = event_rows(&db).await? - before;
@@ -172,13 +159,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
         })
         .await?;
         delete_posted(&db, &id).await?;
-        let copy = Side::measure(&config, &db, copy_anchor(&config, &db, &drafts, &id)).await?;
+        let copy = Side::measure(
+            &db,
+            config.server_pid,
+            copy_anchor(&config, &db, &drafts, &id),
+        )
+        .await?;
         println!(
             "round {round}: gridmap {:.0} events/s (WAL {:X}–{:X}), COPY {:.0} events/s (WAL {:X}–{:X})",
-            gridmap.rate(&config),
+            gridmap.rate(config.events),
             gridmap.before.lsn,
             gridmap.after.lsn,
-            copy.rate(&config),
+            copy.rate(config.events),
             copy.before.lsn,
             copy.after.lsn,
         );
@@ -189,96 +181,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all("bench-out")?;
     std::fs::write("bench-out/ingest.md", &table)?;
     Ok(())
-}
-
-/// What PostgreSQL and gridmap's process had done up to a moment.
-#[derive(Debug, Clone, Copy)]
-struct Counters {
-    wal_bytes: f64,
-    full_page_images: i64,
-    checkpoints: i64,
-    /// gridmap's user + system CPU seconds; 0 without its pid.
-    gridmap_cpu_s: f64,
-    /// The WAL position (for `pg_walinspect` on a slow round).
-    lsn: i64,
-}
-
-impl Counters {
-    async fn read(db: &Client, pid: Option<u32>) -> anyhow::Result<Counters> {
-        let row = db
-            .query_one(
-                "SELECT w.wal_bytes::float8, w.wal_fpi, \
-                 (b.checkpoints_timed + b.checkpoints_req)::bigint, \
-                 (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint \
-                 FROM pg_stat_wal w, pg_stat_bgwriter b",
-                &[],
-            )
-            .await?;
-        Ok(Counters {
-            wal_bytes: row.get(0),
-            full_page_images: row.get(1),
-            checkpoints: row.get(2),
-            gridmap_cpu_s: pid.map_or(0.0, cpu_seconds),
-            lsn: row.get(3),
-        })
-    }
-}
-
-/// User + system CPU seconds of a process (`/proc/PID/stat`, in clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name (which may hold spaces) start after its ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (tick(11) + tick(12)) / 100.0
-}
-
-/// One side of one round: its time and what was written meanwhile.
-#[derive(Debug, Clone, Copy)]
-struct Side {
-    took: Duration,
-    before: Counters,
-    after: Counters,
-}
-
-impl Side {
-    async fn measure(
-        config: &Config,
-        db: &Client,
-        work: impl std::future::Future<Output = anyhow::Result<Duration>>,
-    ) -> anyhow::Result<Side> {
-        db.batch_execute("CHECKPOINT").await?;
-        let before = Counters::read(db, config.server_pid).await?;
-        let took = work.await?;
-        let after = Counters::read(db, config.server_pid).await?;
-        Ok(Side {
-            took,
-            before,
-            after,
-        })
-    }
-
-    fn rate(&self, config: &Config) -> f64 {
-        config.events as f64 / self.took.as_secs_f64()
-    }
-
-    /// The row cells after the rate: WAL MB, full-page images, checkpoints, gridmap CPU s.
-    fn written(&self) -> String {
-        format!(
-            "{:.0} | {} | {} | {:.1}",
-            (self.after.wal_bytes - self.before.wal_bytes) / 1e6,
-            self.after.full_page_images - self.before.full_page_images,
-            self.after.checkpoints - self.before.checkpoints,
-            self.after.gridmap_cpu_s - self.before.gridmap_cpu_s,
-        )
-    }
 }
 
 /// Positions of stored events inside the areas (a sample of the table), or, on a database
@@ -436,38 +338,6 @@ fn preview(text: &str) -> String {
     text.chars().take(300).collect()
 }
 
-/// EWKB bytes sent as a binary `geometry` value (PostGIS' receive function reads EWKB).
-#[derive(Debug)]
-struct Ewkb(Vec<u8>);
-
-impl ToSql for Ewkb {
-    fn to_sql(
-        &self,
-        _: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(&self.0);
-        Ok(IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        ty.name() == "geometry"
-    }
-
-    to_sql_checked!();
-}
-
-/// A point with SRID 4490 as little-endian EWKB.
-fn point_ewkb(lon: f64, lat: f64) -> Ewkb {
-    let mut b = Vec::with_capacity(25);
-    b.push(1u8);
-    b.extend_from_slice(&0x2000_0001u32.to_le_bytes());
-    b.extend_from_slice(&4490u32.to_le_bytes());
-    b.extend_from_slice(&lon.to_le_bytes());
-    b.extend_from_slice(&lat.to_le_bytes());
-    Ewkb(b)
-}
-
 const COPY_COLUMNS: &str = "code, source, external_id, title, category, content, geom, \
      area_code, outside_grid, status, level, reported_at, deadline, updated_at";
 
@@ -499,7 +369,7 @@ async fn copy_all(
     drafts: &Arc<Vec<Draft>>,
     run_id: &str,
 ) -> anyhow::Result<Duration> {
-    let geometry = db.prepare("SELECT $1::geometry").await?.params()[0].clone();
+    let geometry = geometry_type(db).await?;
     let types = Arc::new(vec![
         Type::TEXT,
         Type::TEXT,
@@ -592,6 +462,17 @@ async fn copy_batch(
     Ok(())
 }
 
+/// The row cells after the rate: WAL MB, full-page images, checkpoints, gridmap CPU s.
+fn written(side: &Side) -> String {
+    format!(
+        "{:.0} | {} | {} | {:.1}",
+        side.wal_mb(),
+        side.full_page_images(),
+        side.checkpoints(),
+        side.server_cpu_s(),
+    )
+}
+
 /// The markdown table of the run: every round, then the last round's figures against the
 /// goal (the first round meets whatever the benches before it left behind).
 fn report(config: &Config, rounds: &[(Side, Side)]) -> String {
@@ -608,13 +489,13 @@ fn report(config: &Config, rounds: &[(Side, Side)]) -> String {
             table += &format!(
                 "| {} | {name} | {:.0} | {} |\n",
                 k + 1,
-                side.rate(config),
-                side.written()
+                side.rate(config.events),
+                written(side)
             );
         }
     }
     if let Some((ours, copy)) = rounds.last() {
-        let (ours, floor) = (ours.rate(config), copy.rate(config));
+        let (ours, floor) = (ours.rate(config.events), copy.rate(config.events));
         let met = if ours >= GOAL { "yes" } else { "no" };
         table += &format!(
             "\nlast round: gridmap {ours:.0} events/s, COPY {floor:.0}, ratio {:.2}; goal ≥ {GOAL:.0} events/s met: {met}\n",
