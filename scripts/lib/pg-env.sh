@@ -32,6 +32,18 @@ ensure_packages() {
     fi
 }
 
+# The Debian cluster ("VERSION NAME") listening on the port of PG_BASE_URL (5432 when the URL
+# names none), so that a benchmark run against a cluster of its own (GRIDMAP_PG_BASE_URL)
+# starts and restarts that one; the newest version's main cluster when none listens there.
+pg_cluster() {
+    local port found
+    port="$(sed -n 's|.*:\([0-9][0-9]*\)/*$|\1|p' <<<"$PG_BASE_URL")"
+    if command -v pg_lsclusters >/dev/null; then
+        found="$(pg_lsclusters -h | awk -v p="${port:-5432}" '$3 == p { print $1, $2; exit }')"
+    fi
+    echo "${found:-$(ls /etc/postgresql | sort -n | tail -1) main}"
+}
+
 # Starts the local cluster when nothing answers on the configured address.
 ensure_postgres_running() {
     if pg_psql -c 'select 1' >/dev/null 2>&1; then
@@ -39,9 +51,8 @@ ensure_postgres_running() {
     fi
     echo "starting PostgreSQL"
     if command -v pg_ctlcluster >/dev/null; then
-        local ver
-        ver="$(ls /etc/postgresql | sort -n | tail -1)"
-        pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+        # shellcheck disable=SC2046 # "VERSION NAME", two arguments
+        pg_ctlcluster --skip-systemctl-redirect $(pg_cluster) start || true
     fi
     for _ in $(seq 1 30); do
         pg_psql -c 'select 1' >/dev/null 2>&1 && return
@@ -71,10 +82,9 @@ ensure_postgres_tuned() {
         pg_psql -c "alter system set wal_compression = 'pglz'" >/dev/null
     pg_psql -c "select pg_reload_conf()" >/dev/null
     if [ "$(pg_psql -c "select count(*) from pg_settings where pending_restart")" != 0 ]; then
-        echo "restarting PostgreSQL (shared_buffers = ${buffers_mb}MB)"
-        local ver
-        ver="$(ls /etc/postgresql | sort -n | tail -1)"
-        pg_ctlcluster --skip-systemctl-redirect "$ver" main restart
+        echo "restarting PostgreSQL $(pg_cluster) (shared_buffers = ${buffers_mb}MB)"
+        # shellcheck disable=SC2046 # "VERSION NAME", two arguments
+        pg_ctlcluster --skip-systemctl-redirect $(pg_cluster) restart
         ensure_postgres_running
     fi
 }
