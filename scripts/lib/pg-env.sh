@@ -64,8 +64,8 @@ ensure_postgres_running() {
 
 # Sets the cluster up as a server holding a city's events would be: shared buffers of a
 # quarter of the memory (at most 8 GB; the Debian default of 128 MB makes every insert into a
-# 10 M-row table evict and re-read index pages), room for bulk writes between checkpoints and
-# compressed full-page images.
+# 10 M-row table evict and re-read index pages), room for bulk writes between checkpoints,
+# compressed full-page images, and connections for a hundred listeners.
 # Restarts PostgreSQL when a setting needs it. The benchmarks call this; their anchors run on
 # the same cluster.
 ensure_postgres_tuned() {
@@ -76,6 +76,9 @@ ensure_postgres_tuned() {
     pg_psql -c "alter system set shared_buffers = '${buffers_mb}MB'" >/dev/null
     pg_psql -c "alter system set max_wal_size = '8GB'" >/dev/null
     pg_psql -c "alter system set checkpoint_timeout = '15min'" >/dev/null
+    # The live fan-out anchor (benches/workers) holds 100 LISTEN connections beside the
+    # service's pool and the benchmark's own; the default of 100 is too few.
+    pg_psql -c "alter system set max_connections = 200" >/dev/null
     # Full-page images (the first change of a page after a checkpoint) are most of the WAL an
     # ingest into a big, updated table writes; lz4 halves them (pglz where lz4 is missing).
     pg_psql -c "alter system set wal_compression = 'lz4'" >/dev/null 2>&1 ||
