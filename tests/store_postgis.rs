@@ -102,7 +102,7 @@ async fn migrations_apply_once_and_reconnect_is_a_no_op() {
         )
         .await
         .expect("migrations table");
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 6);
     assert_eq!(rows[0].get::<_, i32>(0), 1);
     assert_eq!(rows[0].get::<_, String>(1), "0001_schema.sql");
     assert_eq!(rows[1].get::<_, String>(1), "0002_basemap.sql");
@@ -111,6 +111,7 @@ async fn migrations_apply_once_and_reconnect_is_a_no_op() {
         rows[3].get::<_, String>(1),
         "0004_event_idempotency_scope.sql"
     );
+    assert_eq!(rows[5].get::<_, String>(1), "0006_fix_partition_race.sql");
     assert_eq!(again.counts().await.expect("counts"), Counts::default());
     let srid: i32 = sql
         .query_one("SELECT Find_SRID('public', 'area', 'geom')", &[])
@@ -535,6 +536,55 @@ async fn fixes_land_in_day_partitions() {
     assert_eq!(row.get::<_, Option<f32>>(2), Some(4.5));
     assert_eq!(row.get::<_, String>(3), "gcj02");
     assert_eq!(store.counts().await.expect("counts").worker_fixes, 4);
+}
+
+/// Two writers making the same day's partition at once both succeed: the second, having looked
+/// for the partition before the first made it, waits for the first and then sees it (before
+/// migration 6 it tried to create it again and failed with "already exists").
+#[tokio::test]
+async fn a_day_partition_made_while_another_writer_waits_is_seen_by_it() {
+    let (_store, url) = fresh_store().await;
+    let first = plain_client(&url).await;
+    let second = plain_client(&url).await;
+    let second_pid: i32 = second
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    first
+        .batch_execute("BEGIN; SELECT gridmap_ensure_fix_partition('2030-01-01')")
+        .await
+        .expect("the first writer makes the partition");
+    let waiting = tokio::spawn(async move {
+        second
+            .execute("SELECT gridmap_ensure_fix_partition('2030-01-01')", &[])
+            .await
+    });
+    let watch = plain_client(&url).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waits: Option<String> = watch
+            .query_one(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
+                &[&second_pid],
+            )
+            .await
+            .expect("activity")
+            .get(0);
+        if waits.as_deref() == Some("Lock") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second writer never waited for the first"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.batch_execute("COMMIT").await.expect("commit");
+    waiting
+        .await
+        .expect("task")
+        .expect("the second writer sees the partition the first made");
 }
 
 /// A track reads only the day partitions of its window, each by its (worker_code, at) key:

@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_worker_alert.sql",
         sql: include_str!("../../../migrations/0005_worker_alert.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_fix_partition_race.sql",
+        sql: include_str!("../../../migrations/0006_fix_partition_race.sql"),
+    },
 ];
 
 /// The advisory-lock key that serializes migrations across instances ("gridmap" in ASCII).
