@@ -218,14 +218,19 @@ impl Client {
             }
             let messages = self.lock_outbox().drain();
             metrics::gauge!(QUEUED_METRIC).decrement(messages.len() as f64);
+            // One flush for all: a batch of fixes is a few hundred messages, and a flush per
+            // message was a write to the socket (and a wake-up of the client) per message.
             for message in messages {
                 if sink
-                    .send(Message::Text(message.as_ref().into()))
+                    .feed(Message::Text(message.as_ref().into()))
                     .await
                     .is_err()
                 {
                     return;
                 }
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
         }
         let _ = sink.close().await;
