@@ -4,7 +4,7 @@
 use crate::fanout::{Live, LiveSide, GOAL_P99_MS};
 use crate::gpkg::GpkgIngest;
 use crate::postgis::PostgisIngest;
-use crate::{Config, BATCH};
+use crate::{Config, LiveAreas, BATCH};
 
 /// The P6 goal of durable fix ingest, fixes per second.
 const GOAL_FIXES_PER_S: f64 = 50_000.0;
@@ -180,18 +180,19 @@ impl Report {
 }
 
 fn live_rows(l: &Live, out: &mut String, goals: &mut Vec<String>) {
+    let areas = match l.areas {
+        LiveAreas::City => l.areas.name().to_string(),
+        _ => format!("{} {}", l.area_count, l.areas.name()),
+    };
     let part = format!(
-        "3 · fan-out, {} clients on {} {}, {:.0} fixes/s for {} s",
-        l.clients,
-        l.area_count,
-        l.areas.name(),
-        l.fixes_per_s,
-        l.seconds
+        "3 · fan-out, {} clients on {areas}, {:.0} fixes/s for {} s",
+        l.clients, l.fixes_per_s, l.seconds
     );
     for (k, (ours, notify)) in l.rounds.iter().enumerate() {
-        for (name, side, rss) in [
-            ("gridmap `GET /api/live`", ours, true),
-            ("LISTEN/NOTIFY", notify, false),
+        let ratio = format!(" (p99 {:.2}× NOTIFY's)", ours.at(0.99) / notify.at(0.99));
+        for (name, side, rss, ratio) in [
+            ("gridmap `GET /api/live`", ours, true, ratio.as_str()),
+            ("LISTEN/NOTIFY", notify, false, ""),
         ] {
             row(
                 out,
@@ -199,7 +200,7 @@ fn live_rows(l: &Live, out: &mut String, goals: &mut Vec<String>) {
                 name,
                 k,
                 Row {
-                    result: latency(side),
+                    result: format!("{}{ratio}", latency(side)),
                     wal: NONE.into(),
                     written: NONE.into(),
                     gridmap_cpu: format!("{:.1}", side.server_cpu_s),
@@ -216,10 +217,10 @@ fn live_rows(l: &Live, out: &mut String, goals: &mut Vec<String>) {
     }
     if let Some((ours, notify)) = l.rounds.last() {
         goals.push(format!(
-            "fan-out: p99 {:.1} ms from the POST's answer to the client, LISTEN/NOTIFY {:.1} ms ({:.2}× gridmap's p99); goal p99 ≤ {GOAL_P99_MS} ms: {}; {} of {} messages received",
+            "fan-out: p99 {:.1} ms from the POST's answer to the client, {:.2}× LISTEN/NOTIFY's {:.1} ms; goal p99 ≤ {GOAL_P99_MS} ms: {}; {} of {} messages received",
             ours.at(0.99),
+            ours.at(0.99) / notify.at(0.99),
             notify.at(0.99),
-            notify.at(0.99) / ours.at(0.99),
             met(ours.at(0.99) <= GOAL_P99_MS && ours.received() == ours.due),
             ours.received(),
             ours.due
