@@ -187,11 +187,13 @@ fn refuse_impossible_speeds(
     max_mps: f64,
 ) {
     let mut order: Vec<usize> = (0..checked.len()).filter(|&i| checked[i].is_ok()).collect();
-    let key = |i: &usize| match &checked[*i] {
-        Ok(fix) => Some((fix.worker_code.clone(), fix.at)),
-        Err(_) => None,
+    let key = |i: usize| {
+        checked[i]
+            .as_ref()
+            .ok()
+            .map(|f| (f.worker_code.as_str(), f.at))
     };
-    order.sort_by_key(key);
+    order.sort_by(|&a, &b| key(a).cmp(&key(b)));
     let mut previous: HashMap<String, WorkerFix> = HashMap::new();
     for i in order {
         let Ok(fix) = &checked[i] else { continue };

@@ -69,37 +69,51 @@ pub async fn patrol_coverage(
     let snapshot = state.engine.snapshot();
     let grids = grids_of(&snapshot, &area)?;
     let crews: Vec<(usize, String)> = {
-        let board = state.engine.workers();
-        grids
+        let grid_index: std::collections::HashMap<&str, usize> = grids
             .iter()
             .enumerate()
-            .flat_map(|(i, grid)| {
-                board
-                    .views(|v| v.worker.home_code == grid.code)
-                    .into_iter()
-                    .map(move |v| (i, v.worker.code.clone()))
+            .map(|(i, g)| (g.code.as_str(), i))
+            .collect();
+        let board = state.engine.workers();
+        board
+            .views(|v| grid_index.contains_key(v.worker.home_code.as_str()))
+            .into_iter()
+            .map(|v| {
+                (
+                    grid_index[v.worker.home_code.as_str()],
+                    v.worker.code.clone(),
+                )
             })
             .collect()
     };
     let store = &state.store;
-    let tracks: Vec<(usize, String, usize, Vec<LineString<f64>>)> = futures::stream::iter(crews)
+    let tracks: Vec<(usize, CrewTrack)> = futures::stream::iter(crews)
         .map(|(i, code)| async move {
             let fixes = store.worker_fixes(&code, from, to).await?;
             let walked = track(&fixes, &rules);
-            Ok::<_, crate::store::StoreError>((i, code, walked.fixes, track_lines(&walked)))
+            let crew = CrewTrack {
+                fixes: walked.fixes,
+                lines: track_lines(&walked),
+                worker: code,
+            };
+            Ok::<_, crate::store::StoreError>((i, crew))
         })
         .buffered(READS_AT_ONCE)
         .try_collect()
         .await
         .map_err(|e| ApiError::unavailable(format!("cannot read the fixes: {e}")))?;
+    let mut by_grid: Vec<Vec<CrewTrack>> = vec![Vec::new(); grids.len()];
+    for (i, crew) in tracks {
+        by_grid[i].push(crew);
+    }
     let rows: Vec<Value> = grids
         .iter()
-        .enumerate()
-        .map(|(i, grid)| {
-            let mine = tracks.iter().filter(|t| t.0 == i);
-            let workers: Vec<&str> = mine.clone().map(|t| t.1.as_str()).collect();
-            let fixes: usize = mine.clone().map(|t| t.2).sum();
-            let lines: Vec<LineString<f64>> = mine.flat_map(|t| t.3.iter().cloned()).collect();
+        .zip(by_grid)
+        .map(|(grid, crews)| {
+            let workers: Vec<&str> = crews.iter().map(|c| c.worker.as_str()).collect();
+            let fixes: usize = crews.iter().map(|c| c.fixes).sum();
+            let lines: Vec<LineString<f64>> =
+                crews.iter().flat_map(|c| c.lines.iter().cloned()).collect();
             grid_row(
                 &snapshot.patrol_coverage(grid, &lines, distance),
                 &workers,
@@ -114,6 +128,14 @@ pub async fn patrol_coverage(
         "distance_m": distance,
         "grids": rows,
     })))
+}
+
+/// One worker's track in the window, as coverage needs it.
+#[derive(Debug, Clone)]
+struct CrewTrack {
+    worker: String,
+    fixes: usize,
+    lines: Vec<LineString<f64>>,
 }
 
 /// The base grids inside `area`, by code (at most [`MAX_GRIDS`]).
