@@ -315,27 +315,12 @@ async fn post_one(
     token: &str,
     body: String,
 ) -> anyhow::Result<()> {
-    let response = http
-        .post(endpoint)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status();
-    let text = response.text().await?;
-    if !status.is_success() {
-        bail!("POST /api/events answered {status}: {}", preview(&text));
-    }
+    let text = common::post_json(http, endpoint, token, body, "/api/events").await?;
     let answer: Value = serde_json::from_str(&text)?;
     if answer["created"].as_u64() != Some(BATCH as u64) {
-        bail!("a batch was not created whole: {}", preview(&text));
+        bail!("a batch was not created whole: {}", common::preview(&text));
     }
     Ok(())
-}
-
-fn preview(text: &str) -> String {
-    text.chars().take(300).collect()
 }
 
 const COPY_COLUMNS: &str = "code, source, external_id, title, category, content, geom, \

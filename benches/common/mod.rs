@@ -26,3 +26,32 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
     sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
+
+/// POSTs a JSON body with a bearer token; the answer's text when it is 2xx, else an error
+/// naming `what` and the start of the answer.
+pub async fn post_json(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    body: impl Into<reqwest::Body>,
+    what: &str,
+) -> anyhow::Result<String> {
+    let response = http
+        .post(endpoint)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        anyhow::bail!("POST {what} answered {status}: {}", preview(&text));
+    }
+    Ok(text)
+}
+
+/// The start of an answer, for error messages.
+pub fn preview(text: &str) -> String {
+    text.chars().take(300).collect()
+}

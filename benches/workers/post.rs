@@ -37,19 +37,9 @@ impl Poster {
     /// Posts one batch of `fixes` fixes; fails unless the answer is 200 with all of them
     /// stored (a duplicate or a refusal means the benchmark did not measure what it meant to).
     pub async fn post(&self, body: Bytes, fixes: usize) -> anyhow::Result<()> {
-        let response = self
-            .http
-            .post(&*self.endpoint)
-            .bearer_auth(&self.token)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let text = response.text().await?;
-        if !status.is_success() {
-            bail!("POST /api/fixes answered {status}: {}", preview(&text));
-        }
+        let text =
+            crate::common::post_json(&self.http, &self.endpoint, &self.token, body, "/api/fixes")
+                .await?;
         let answer: Answer = serde_json::from_str(&text)?;
         if answer.stored != fixes {
             bail!(
@@ -87,10 +77,6 @@ impl Poster {
     }
 }
 
-fn preview(text: &str) -> String {
-    text.chars().take(300).collect()
-}
-
 /// The first refused fix's error in an answer, for the failure message.
 fn first_refusal(text: &str) -> String {
     serde_json::from_str::<serde_json::Value>(text)
@@ -102,5 +88,5 @@ fn first_refusal(text: &str) -> String {
                 .find(|r| r["status"] != "stored")
                 .map(|r| r.to_string())
         })
-        .unwrap_or_else(|| preview(text))
+        .unwrap_or_else(|| crate::common::preview(text))
 }
