@@ -92,13 +92,31 @@ ensure_postgres_tuned() {
     fi
 }
 
-# (Re)creates gridmap_template with PostGIS; tests clone it with CREATE DATABASE … TEMPLATE.
-# Old test databases from earlier runs are dropped first.
-ensure_template_database() {
+# Drops the databases the tests made (each test clones the template into one of its own):
+# a run leaves a few GB of them, and a machine that runs the suite often would fill its disk.
+drop_test_databases() {
     local db
     for db in $(pg_psql -c "select datname from pg_database where datname like 'gridmap_t\_%'"); do
         pg_psql -c "drop database if exists \"$db\" with (force)" >/dev/null
     done
+}
+
+# Fails with a clear message when the filesystem holding PATH has less than GB gigabytes free
+# (a full disk makes PostgreSQL stop in "recovery mode" and SQLite fail mid-test, which reads
+# as dozens of unrelated test failures).
+ensure_free_disk() {
+    local path="$1" gb="$2" free_kb
+    free_kb="$(df -Pk "$path" | awk 'NR == 2 { print $4 }')"
+    if [ "$free_kb" -lt $((gb * 1024 * 1024)) ]; then
+        echo "error: $(df -Ph "$path" | awk 'NR == 2 { print $4 " free on " $6 }'): the run needs about $gb GB (build, test databases, temporary files); free some space first" >&2
+        exit 1
+    fi
+}
+
+# (Re)creates gridmap_template with PostGIS; tests clone it with CREATE DATABASE … TEMPLATE.
+# Old test databases from earlier runs are dropped first.
+ensure_template_database() {
+    drop_test_databases
     pg_psql -c "update pg_database set datistemplate = false where datname = 'gridmap_template'" >/dev/null
     pg_psql -c "drop database if exists gridmap_template with (force)" >/dev/null
     pg_psql -c "create database gridmap_template" >/dev/null

@@ -77,7 +77,10 @@ pub fn sample_options() -> GenerateOptions {
 pub fn sample_gpkg() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("gridmap-sample-{}", std::process::id()));
+        // Under the build directory, which goes with the checkout (a system temporary
+        // directory would keep one sample per test binary and run).
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("gridmap-sample-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("sample.gpkg");
         let target = path.clone();
