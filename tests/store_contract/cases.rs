@@ -558,6 +558,13 @@ pub async fn fixes_are_stored_once_and_need_their_worker(store: &dyn Store) {
         .expect("insert again");
     assert_eq!(again, vec![false, true]);
     assert_eq!(store.counts().await.expect("counts").worker_fixes, 3);
+    // A batch of new fixes and one holding a stored fix take different paths (PostGIS copies
+    // the first, inserts the second skipping the stored fix); both keep every field.
+    let stored = store
+        .worker_fixes(WORKER, fix().at, later_fix(2).at)
+        .await
+        .expect("read back");
+    assert_eq!(stored, vec![fix(), later_fix(0), later_fix(1)]);
     let mut stranger = fix();
     stranger.worker_code = "nobody".into();
     let refused = store.insert_fixes(&[later_fix(5), stranger]).await;
