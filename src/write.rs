@@ -179,7 +179,7 @@ impl WritePath {
             .collect();
         if !stored.is_empty() {
             let _order = self.order.lock().await;
-            let updates = self.engine.apply_fixes(&stored, now);
+            let updates = self.engine.apply_fixes(stored, now);
             self.publish_workers(updates).await;
         }
         Ok(new)

@@ -46,7 +46,7 @@ fn sample_worker(server: &Server) -> Worker {
         .workers()
         .views(|v| v.worker.home_code.len() == 15)
         .first()
-        .map(|v| v.worker.clone())
+        .map(|v| Worker::clone(&v.worker))
         .expect("a grid worker in the sample city")
 }
 

@@ -39,7 +39,7 @@ use chrono::{DateTime, Utc};
 
 use arc_swap::ArcSwap;
 
-use crate::model::{Change, Dataset, WorkerAlert, WorkerFix, WorkerState};
+use crate::model::{Change, Dataset, Worker, WorkerAlert, WorkerFix, WorkerState};
 use apply::Writer;
 pub use area_index::IndexedArea;
 pub use area_neighbors::{Neighbor, Touch};
@@ -80,7 +80,7 @@ impl Engine {
         let registry = board
             .views(|_| true)
             .into_iter()
-            .map(|v| v.worker.clone())
+            .map(|v| Worker::clone(&v.worker))
             .collect();
         *board = WorkerBoard::new(rules, registry);
     }
@@ -93,7 +93,7 @@ impl Engine {
     }
 
     /// Takes newly stored fixes onto the worker board; answers what changed.
-    pub fn apply_fixes(&self, fixes: &[WorkerFix], now: DateTime<Utc>) -> Vec<WorkerUpdate> {
+    pub fn apply_fixes(&self, fixes: Vec<WorkerFix>, now: DateTime<Utc>) -> Vec<WorkerUpdate> {
         let snapshot = self.snapshot();
         self.workers_mut().apply_fixes(fixes, &snapshot, now)
     }

@@ -19,6 +19,7 @@ pub mod geofence;
 mod nearest;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -69,7 +70,8 @@ impl WorkerStatus {
 /// One worker as the board shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkerView {
-    pub worker: Worker,
+    /// The registry record, shared by the copies of the view the live stream sends.
+    pub worker: Arc<Worker>,
     pub status: WorkerStatus,
     /// The latest fix, if any.
     pub fix: Option<WorkerFix>,
@@ -100,9 +102,14 @@ pub enum WorkerUpdate {
     Alert(WorkerAlert),
 }
 
+/// Workers ordered by when something falls due for them (going offline, an alert).
+type TimeQueue = BTreeSet<(DateTime<Utc>, Arc<str>)>;
+
 /// A worker and its live state.
 #[derive(Debug, Clone)]
 struct Live {
+    /// The worker's code, shared by its entries in the time queues.
+    key: Arc<str>,
     view: WorkerView,
     /// When the worker's run of fixes outside the home area began.
     outside_since: Option<DateTime<Utc>>,
@@ -114,11 +121,12 @@ pub struct WorkerBoard {
     rules: WorkerRules,
     live: HashMap<String, Live>,
     by_device: HashMap<String, String>,
-    positions: PositionIndex,
+    /// The latest positions for nearest-worker queries, built by the first query after a move.
+    positions: OnceLock<PositionIndex>,
     /// (when it goes offline, code) of every online worker.
-    going_offline: BTreeSet<(DateTime<Utc>, String)>,
+    going_offline: TimeQueue,
     /// (when its alert is due, code) of every worker outside without an alert.
-    alert_due: BTreeSet<(DateTime<Utc>, String)>,
+    alert_due: TimeQueue,
 }
 
 impl WorkerBoard {
@@ -160,11 +168,11 @@ impl WorkerBoard {
             self.by_device.insert(device.clone(), worker.code.clone());
         }
         match self.live.get_mut(&worker.code) {
-            Some(live) => live.view.worker = worker,
+            Some(live) => live.view.worker = Arc::new(worker),
             None => {
                 let code = worker.code.clone();
                 let view = WorkerView {
-                    worker,
+                    worker: Arc::new(worker),
                     status: WorkerStatus::Offline,
                     fix: None,
                     grid: None,
@@ -172,8 +180,9 @@ impl WorkerBoard {
                     alert: None,
                 };
                 self.live.insert(
-                    code,
+                    code.clone(),
                     Live {
+                        key: Arc::from(code),
                         view,
                         outside_since: None,
                     },
@@ -190,15 +199,14 @@ impl WorkerBoard {
         if let Some(device) = &live.view.worker.device {
             self.by_device.remove(device);
         }
-        self.positions
-            .remove(code, live.view.fix.as_ref().map(lon_lat));
+        self.positions.take();
         if let Some(fix) = &live.view.fix {
             self.going_offline
-                .remove(&(fix.at + self.rules.offline_after, code.to_string()));
+                .remove(&(fix.at + self.rules.offline_after, live.key.clone()));
         }
         if let Some(since) = live.outside_since {
             self.alert_due
-                .remove(&(since + self.rules.dwell, code.to_string()));
+                .remove(&(since + self.rules.dwell, live.key.clone()));
         }
     }
 
@@ -232,13 +240,13 @@ impl WorkerBoard {
     /// Takes a batch of newly stored fixes; answers what changed.
     pub fn apply_fixes(
         &mut self,
-        fixes: &[WorkerFix],
+        fixes: Vec<WorkerFix>,
         areas: &Snapshot,
         now: DateTime<Utc>,
     ) -> Vec<WorkerUpdate> {
         let mut updates = Vec::new();
         for fix in fixes {
-            self.place(fix.clone(), areas, now, &mut updates);
+            self.place(fix, areas, now, &mut updates);
         }
         updates
     }
@@ -248,14 +256,14 @@ impl WorkerBoard {
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<WorkerUpdate> {
         let mut updates = Vec::new();
         while let Some((at, code)) = pop_due(&mut self.going_offline, now) {
-            if let Some(live) = self.live.get_mut(&code) {
+            if let Some(live) = self.live.get_mut(&*code) {
                 live.view.status = WorkerStatus::Offline;
                 updates.push(WorkerUpdate::Status(live.view.clone()));
             }
             tracing::trace!(%code, %at, "worker offline");
         }
         while let Some((due, code)) = pop_due(&mut self.alert_due, now) {
-            if let Some(live) = self.live.get_mut(&code) {
+            if let Some(live) = self.live.get_mut(&*code) {
                 if let Some(alert) = raise(live, due) {
                     updates.push(WorkerUpdate::Alert(alert));
                 }
@@ -296,10 +304,19 @@ impl WorkerBoard {
         mut keep: impl FnMut(&WorkerView) -> bool,
     ) -> Vec<(&WorkerView, f64)> {
         self.positions
+            .get_or_init(|| self.index_positions())
             .nearest(lon, lat, k, |code| self.view(code).is_some_and(&mut keep))
             .into_iter()
             .filter_map(|(code, d)| Some((self.view(&code)?, d)))
             .collect()
+    }
+
+    /// The index of every worker's latest position.
+    fn index_positions(&self) -> PositionIndex {
+        PositionIndex::build(self.live.iter().filter_map(|(code, live)| {
+            let (lon, lat) = lon_lat(live.view.fix.as_ref()?);
+            Some((code.as_str(), lon, lat))
+        }))
     }
 
     /// Records a fix: moves the worker when it is newer than the latest one.
@@ -314,22 +331,20 @@ impl WorkerBoard {
         let Some(live) = self.live.get_mut(&fix.worker_code) else {
             return;
         };
-        let previous = live.view.fix.as_ref().map(|f| (f.at, lon_lat(f)));
-        if previous.is_some_and(|(at, _)| at >= fix.at) {
+        let previous = live.view.fix.as_ref().map(|f| f.at);
+        if previous.is_some_and(|at| at >= fix.at) {
             return;
         }
-        let code = fix.worker_code.clone();
-        if let Some((at, _)) = previous {
+        if let Some(at) = previous {
             self.going_offline
-                .remove(&(at + rules.offline_after, code.clone()));
+                .remove(&(at + rules.offline_after, live.key.clone()));
         }
-        self.positions
-            .place(&code, previous.map(|(_, p)| p), lon_lat(&fix));
+        self.positions.take();
         let was = live.view.status;
         let online = fix.at + rules.offline_after > now;
         live.view.status = if online {
             self.going_offline
-                .insert((fix.at + rules.offline_after, code.clone()));
+                .insert((fix.at + rules.offline_after, live.key.clone()));
             WorkerStatus::Online
         } else {
             WorkerStatus::Offline
@@ -358,12 +373,12 @@ impl WorkerBoard {
 /// answers the alert raised or cleared.
 fn follow_geofence(
     live: &mut Live,
-    alert_due: &mut BTreeSet<(DateTime<Utc>, String)>,
+    alert_due: &mut TimeQueue,
     rules: &WorkerRules,
     outside: bool,
     at: DateTime<Utc>,
 ) -> Option<WorkerAlert> {
-    let code = live.view.worker.code.clone();
+    let code = live.key.clone();
     if !outside {
         if let Some(since) = live.outside_since.take() {
             alert_due.remove(&(since + rules.dwell, code));
@@ -407,10 +422,7 @@ fn raise(live: &mut Live, due: DateTime<Utc>) -> Option<WorkerAlert> {
 }
 
 /// Takes the first entry of a time queue if it is due at `now`.
-fn pop_due(
-    queue: &mut BTreeSet<(DateTime<Utc>, String)>,
-    now: DateTime<Utc>,
-) -> Option<(DateTime<Utc>, String)> {
+fn pop_due(queue: &mut TimeQueue, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Arc<str>)> {
     if queue.first()?.0 <= now {
         queue.pop_first()
     } else {

@@ -12,7 +12,9 @@ use super::geofence::EARTH_RADIUS_M;
 
 type Entry = GeomWithData<[f64; 3], String>;
 
-/// Worker codes under their latest positions.
+/// Worker codes under their latest positions: built in one bulk load when a query needs it
+/// (positions change thousands of times a second, nearest-worker queries come a few times a
+/// minute, and a bulk load of a city's workers takes a few milliseconds).
 #[derive(Debug, Default, Clone)]
 pub struct PositionIndex {
     tree: RTree<Entry>,
@@ -30,18 +32,13 @@ fn chord_to_metres(squared_chord: f64) -> f64 {
 }
 
 impl PositionIndex {
-    /// Moves `code` from `old` (its previous position, if indexed) to `new`.
-    pub fn place(&mut self, code: &str, old: Option<(f64, f64)>, new: (f64, f64)) {
-        self.remove(code, old);
-        self.tree
-            .insert(Entry::new(on_sphere(new.0, new.1), code.to_string()));
-    }
-
-    /// Removes `code` from `at`, if indexed there.
-    pub fn remove(&mut self, code: &str, at: Option<(f64, f64)>) {
-        if let Some((lon, lat)) = at {
-            self.tree
-                .remove(&Entry::new(on_sphere(lon, lat), code.to_string()));
+    /// The index of these (code, longitude, latitude) positions.
+    pub fn build<'a>(positions: impl Iterator<Item = (&'a str, f64, f64)>) -> PositionIndex {
+        let entries = positions
+            .map(|(code, lon, lat)| Entry::new(on_sphere(lon, lat), code.to_string()))
+            .collect();
+        PositionIndex {
+            tree: RTree::bulk_load(entries),
         }
     }
 
@@ -86,20 +83,17 @@ mod tests {
     }
 
     #[test]
-    fn a_moved_worker_is_found_only_where_it_is_now() {
-        let mut index = PositionIndex::default();
-        index.place("a", None, (114.30, 35.70));
-        index.place("a", Some((114.30, 35.70)), (114.40, 35.70));
-        assert_eq!(index.len(), 1);
+    fn each_position_is_indexed_once() {
+        let index = PositionIndex::build([("a", 114.30, 35.70), ("b", 114.40, 35.70)].into_iter());
+        assert_eq!(index.len(), 2);
         let found = index.nearest(114.40, 35.70, 5, |_| true);
-        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "b");
         assert!(found[0].1 < 1e-3, "{found:?}");
     }
 
     #[test]
     fn one_degree_of_latitude_is_about_111_km() {
-        let mut index = PositionIndex::default();
-        index.place("north", None, (114.0, 36.0));
+        let index = PositionIndex::build([("north", 114.0, 36.0)].into_iter());
         let found = index.nearest(114.0, 35.0, 1, |_| true);
         let expected = EARTH_RADIUS_M * 1f64.to_radians();
         assert!((found[0].1 - expected).abs() < 1e-6, "{found:?}");
@@ -107,9 +101,8 @@ mod tests {
 
     #[test]
     fn the_filter_skips_to_the_next_nearest() {
-        let mut index = PositionIndex::default();
-        index.place("near", None, (114.001, 35.0));
-        index.place("far", None, (114.01, 35.0));
+        let index =
+            PositionIndex::build([("near", 114.001, 35.0), ("far", 114.01, 35.0)].into_iter());
         let found = index.nearest(114.0, 35.0, 1, |code| code != "near");
         assert_eq!(found[0].0, "far");
     }
