@@ -74,10 +74,14 @@ fn fix(worker: &str, at: DateTime<Utc>, p: Point<f64>) -> Value {
 }
 
 async fn post_fixes(server: &Server, token: &str, fixes: Vec<Value>) -> (u16, Value) {
+    post_body(server, token, json!({ "fixes": fixes })).await
+}
+
+async fn post_body(server: &Server, token: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/api/fixes", server.url()))
         .bearer_auth(token)
-        .json(&json!({ "fixes": fixes }))
+        .json(&body)
         .send()
         .await
         .expect("post fixes");
@@ -268,6 +272,14 @@ async fn bad_fixes_are_refused_with_a_reason_and_the_rest_are_stored() {
         // Whole-body errors.
         let (status, answer) = post_fixes(&server, &street_token, vec![]).await;
         assert_eq!((status, answer["error"]["code"].clone()), (400, json!("empty_batch")));
+        for body in [
+            json!({ "fixes": 3 }),
+            json!([fix(&a.code, t0, a.inside)]),
+            json!({ "fixes": [fix(&a.code, t0, a.inside)], "extra": 1 }),
+        ] {
+            let (status, answer) = post_body(&server, &street_token, body.clone()).await;
+            assert_eq!((status, answer["error"]["code"].clone()), (400, json!("bad_json")), "{body}");
+        }
         let viewer = common::token("410600", &[Role::Viewer]);
         let (status, answer) = post_fixes(&server, &viewer, vec![fix(&a.code, t0, a.inside)]).await;
         assert_eq!((status, answer["error"]["code"].clone()), (403, json!("forbidden_role")));

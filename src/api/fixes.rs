@@ -14,8 +14,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::Json;
 use chrono::Duration;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::error::{bad_json, ApiError};
 use super::AppState;
@@ -56,17 +56,25 @@ pub struct FixAnswer {
     pub results: Vec<FixResult>,
 }
 
+/// The body of a post: each fix is kept as its JSON text and read on its own, so that one
+/// malformed fix is refused without failing the batch, and no fix is parsed twice.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixBatch {
+    fixes: Vec<Box<RawValue>>,
+}
+
 /// `POST /api/fixes` with `{"fixes": [...]}`.
 pub async fn ingest(
     State(state): State<AppState>,
     principal: Principal,
-    body: Result<Json<Value>, JsonRejection>,
+    body: Result<Json<FixBatch>, JsonRejection>,
 ) -> Result<Json<FixAnswer>, ApiError> {
     if !(principal.has_role(Role::Device) || principal.has_role(Role::Dispatcher)) {
         return Err(ApiError::forbidden_role("device, dispatcher or admin"));
     }
-    let Json(body) = body.map_err(bad_json)?;
-    let items = batch_items(body)?;
+    let Json(FixBatch { fixes: items }) = body.map_err(bad_json)?;
+    check_batch_size(&items)?;
     let now = state.clock.now();
     let window = TimeWindow {
         now,
@@ -75,7 +83,7 @@ pub async fn ingest(
     let checked = {
         let board = state.engine.workers();
         let mut checked: Vec<Result<WorkerFix, FixRefusal>> = items
-            .into_iter()
+            .iter()
             .map(|item| check_fix(&board, &principal, item, window))
             .collect();
         refuse_impossible_speeds(&board, &mut checked, state.workers.max_speed_mps);
@@ -94,21 +102,8 @@ pub async fn ingest(
     Ok(Json(answer(checked, new)))
 }
 
-/// The fixes of a body `{"fixes": [...]}`, between 1 and [`MAX_FIXES`].
-fn batch_items(body: Value) -> Result<Vec<Value>, ApiError> {
-    let shape = || ApiError::bad_request("bad_json", "the body must be {\"fixes\": [...]}");
-    let Value::Object(mut object) = body else {
-        return Err(shape());
-    };
-    let Some(Value::Array(items)) = object.remove("fixes") else {
-        return Err(shape());
-    };
-    if let Some(key) = object.keys().next() {
-        return Err(ApiError::bad_request(
-            "bad_json",
-            format!("unknown field {key:?} next to \"fixes\""),
-        ));
-    }
+/// A post carries between 1 and [`MAX_FIXES`] fixes.
+fn check_batch_size(items: &[Box<RawValue>]) -> Result<(), ApiError> {
     if items.is_empty() {
         return Err(ApiError::bad_request("empty_batch", "\"fixes\" is empty"));
     }
@@ -121,18 +116,18 @@ fn batch_items(body: Value) -> Result<Vec<Value>, ApiError> {
             ),
         ));
     }
-    Ok(items)
+    Ok(())
 }
 
 /// One fix: its shape, its worker and scope, its fields.
 fn check_fix(
     board: &WorkerBoard,
     principal: &Principal,
-    item: Value,
+    item: &RawValue,
     window: TimeWindow,
 ) -> Result<WorkerFix, FixRefusal> {
     let input: FixInput =
-        serde_json::from_value(item).map_err(|e| refuse("bad_fix", e.to_string()))?;
+        serde_json::from_str(item.get()).map_err(|e| refuse("bad_fix", e.to_string()))?;
     let code = worker_of(board, &input)?;
     let home = board
         .view(&code)
