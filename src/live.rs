@@ -98,6 +98,13 @@ pub struct Rendered {
     message: Outgoing,
 }
 
+/// Whether a snapshot of the worker board at `shown_version` showed this batch's worker
+/// updates already: then they are older than what the client has (a batch still waiting in its
+/// queue when it re-subscribed) and sending them would move workers back.
+pub fn already_shown(published: &Published, shown_version: u64) -> bool {
+    !published.workers.is_empty() && published.board_version <= shown_version
+}
+
 /// Every message of a published batch, rendered once for every client.
 pub fn render(published: &Published, rules: &WorkerRules) -> Vec<Rendered> {
     let mut out: Vec<Rendered> = published
@@ -265,6 +272,39 @@ mod tests {
 
     fn text(value: Value) -> Arc<str> {
         value.to_string().into()
+    }
+
+    fn worker_batch(board_version: u64) -> Published {
+        let alert = crate::model::WorkerAlert {
+            id: "w1@0".into(),
+            worker_code: "w1".into(),
+            kind: crate::model::AlertKind::OutOfGrid,
+            home_code: "410611001001001".into(),
+            raised_at: chrono::DateTime::UNIX_EPOCH,
+            cleared_at: None,
+            position: geo_types::Point::new(114.3, 35.7),
+            distance_m: 80.0,
+        };
+        Published {
+            changes: Vec::new(),
+            extents: Default::default(),
+            workers: vec![WorkerUpdate::Alert(alert)],
+            board_version,
+            rendered: Default::default(),
+        }
+    }
+
+    #[test]
+    fn worker_batches_up_to_the_snapshot_s_version_were_shown_by_it() {
+        assert!(already_shown(&worker_batch(6), 7));
+        assert!(already_shown(&worker_batch(7), 7));
+        assert!(!already_shown(&worker_batch(8), 7));
+        assert!(!already_shown(&worker_batch(1), 0), "no snapshot taken");
+        let events = Published {
+            workers: Vec::new(),
+            ..worker_batch(0)
+        };
+        assert!(!already_shown(&events, 7), "events are not in a snapshot");
     }
 
     #[test]

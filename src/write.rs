@@ -77,6 +77,9 @@ pub struct Published {
     pub extents: Extents,
     /// What changed on the worker board (fixes, status, alerts).
     pub workers: Vec<WorkerUpdate>,
+    /// The board's version after `workers` ([`crate::engine::WorkerBoard::version`]): a
+    /// client whose snapshot showed this version or a later one has these updates already.
+    pub board_version: u64,
     /// The batch as the live stream's messages, rendered by the first client that needs
     /// them and shared by the rest.
     pub rendered: std::sync::OnceLock<Vec<crate::live::Rendered>>,
@@ -180,7 +183,8 @@ impl WritePath {
         if !stored.is_empty() {
             let _order = self.order.lock().await;
             let updates = self.engine.apply_fixes(stored, now);
-            self.publish_workers(updates).await;
+            let version = self.engine.workers().version();
+            self.publish_workers(updates, version).await;
         }
         Ok(new)
     }
@@ -190,12 +194,14 @@ impl WritePath {
     pub async fn tick_workers(&self, now: DateTime<Utc>) {
         let _order = self.order.lock().await;
         let updates = self.engine.tick_workers(now);
-        self.publish_workers(updates).await;
+        let version = self.engine.workers().version();
+        self.publish_workers(updates, version).await;
     }
 
-    /// Stores the alerts among `updates`, then publishes them all. A store failure is logged:
-    /// the alert stays on the board and is written again when it is cleared.
-    async fn publish_workers(&self, updates: Vec<WorkerUpdate>) {
+    /// Stores the alerts among `updates`, then publishes them all with the board version they
+    /// brought. A store failure is logged: the alert stays on the board and is written again
+    /// when it is cleared. Callers hold `order`, so no other batch moved the board meanwhile.
+    async fn publish_workers(&self, updates: Vec<WorkerUpdate>, board_version: u64) {
         if updates.is_empty() {
             return;
         }
@@ -215,6 +221,7 @@ impl WritePath {
             changes: Vec::new(),
             extents: Extents::default(),
             workers: updates,
+            board_version,
             rendered: Default::default(),
         }));
     }
@@ -230,6 +237,7 @@ impl WritePath {
             changes,
             extents,
             workers: Vec::new(),
+            board_version: 0,
             rendered: Default::default(),
         }));
     }

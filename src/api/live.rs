@@ -15,7 +15,7 @@
 //!   a slow client's messages were dropped (see `live`), and `error` for a bad message.
 //! - A client silent (no frame, no pong) for three heartbeats is disconnected.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -136,6 +136,10 @@ struct Client {
     outbox: Mutex<Outbox>,
     wake: Notify,
     heard_at: AtomicI64,
+    /// The board version the last snapshot showed: worker updates published up to it are
+    /// older than what the client has (they may still wait in its broadcast queue after a
+    /// re-subscribe) and are dropped, so no stale position or status follows a snapshot.
+    shown_version: AtomicU64,
 }
 
 impl Client {
@@ -147,6 +151,7 @@ impl Client {
             outbox: Mutex::new(Outbox::default()),
             wake: Notify::new(),
             heard_at: AtomicI64::new(now_s()),
+            shown_version: AtomicU64::new(0),
         })
     }
 
@@ -238,6 +243,9 @@ impl Client {
 
     /// The subscription's messages of a published batch.
     fn take(&self, batch: &crate::write::Published) {
+        if crate::live::already_shown(batch, self.shown_version.load(Ordering::Relaxed)) {
+            return;
+        }
         let subscription = self.lock_subscription().clone();
         let Some(subscription) = subscription else {
             return;
@@ -320,9 +328,11 @@ impl Client {
         self.wake.notify_one();
     }
 
-    /// Every worker in the subscription's area and the open alerts, now.
+    /// Every worker in the subscription's area and the open alerts, now; remembers the board
+    /// version it shows.
     fn snapshot(&self, subscription: &Subscription) -> Value {
         let board = self.state.engine.workers();
+        self.shown_version.store(board.version(), Ordering::Relaxed);
         let rules = *board.rules();
         let views = board.views(|v| subscription.covers(v));
         let alerts: Vec<Value> = views

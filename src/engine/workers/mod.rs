@@ -127,6 +127,9 @@ pub struct WorkerBoard {
     going_offline: TimeQueue,
     /// (when its alert is due, code) of every worker outside without an alert.
     alert_due: TimeQueue,
+    /// How many batches of fixes and ticks of the clock the board has taken: a view read
+    /// with version `v` already shows every update published with a version up to `v`.
+    version: u64,
 }
 
 impl WorkerBoard {
@@ -145,6 +148,12 @@ impl WorkerBoard {
     /// The thresholds in force.
     pub fn rules(&self) -> &WorkerRules {
         &self.rules
+    }
+
+    /// How many fix batches and clock ticks the board has taken: the views read now show
+    /// every update published with this version or an earlier one.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Number of registered workers.
@@ -244,6 +253,7 @@ impl WorkerBoard {
         areas: &Snapshot,
         now: DateTime<Utc>,
     ) -> Vec<WorkerUpdate> {
+        self.version += 1;
         let mut updates = Vec::new();
         for fix in fixes {
             self.place(fix, areas, now, &mut updates);
@@ -254,6 +264,7 @@ impl WorkerBoard {
     /// Moves the clock to `now`: workers whose latest fix grew too old go offline, workers
     /// outside past the dwell time get their alert.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<WorkerUpdate> {
+        self.version += 1;
         let mut updates = Vec::new();
         while let Some((at, code)) = pop_due(&mut self.going_offline, now) {
             if let Some(live) = self.live.get_mut(&*code) {

@@ -186,6 +186,16 @@ fn coming_back_before_the_dwell_cancels_the_alert() {
 }
 
 #[test]
+fn every_batch_and_tick_moves_the_version_on() {
+    let (mut board, areas) = (board(), areas());
+    assert_eq!(board.version(), 0);
+    board.apply_fixes(vec![fix("w1", 0, 114.001, 35.001)], &areas, t(0));
+    board.tick(t(1));
+    board.apply_fixes(vec![fix("w1", 2, 114.002, 35.001)], &areas, t(2));
+    assert_eq!(board.version(), 3);
+}
+
+#[test]
 fn nearest_finds_a_moved_worker_where_it_is_now() {
     let (mut board, areas) = (board(), areas());
     board.apply_fixes(vec![fix("w1", 0, 114.001, 35.001)], &areas, t(0));
@@ -197,7 +207,10 @@ fn nearest_finds_a_moved_worker_where_it_is_now() {
     let codes: Vec<&str> = after.iter().map(|(v, _)| v.worker.code.as_str()).collect();
     assert_eq!(codes, ["w2", "w1"], "w1 moved away: {after:?}");
     let metres = Haversine.distance(Point::new(114.001, 35.001), Point::new(114.009, 35.009));
-    assert!((after[1].1 - metres).abs() < 1e-3, "{after:?} against {metres}");
+    assert!(
+        (after[1].1 - metres).abs() < 1e-3,
+        "{after:?} against {metres}"
+    );
 }
 
 #[test]
