@@ -73,13 +73,17 @@ pub struct Subscription {
     pub kinds: Vec<Kind>,
 }
 
+/// A message's JSON text as the socket sends it. Cloning it shares the bytes, so a rendered
+/// message is one copy however many clients send it.
+pub type Text = axum::extract::ws::Utf8Bytes;
+
 /// A message bound for a client, as JSON text: a worker's position (coalesced per worker), a
 /// snapshot (which supersedes the queued positions) or anything else.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
-    Position { worker: String, message: Arc<str> },
-    Snapshot(Arc<str>),
-    Other(Arc<str>),
+    Position { worker: Arc<str>, message: Text },
+    Snapshot(Text),
+    Other(Text),
 }
 
 impl Outgoing {
@@ -130,7 +134,7 @@ fn render_update(update: &WorkerUpdate, rules: &WorkerRules) -> Rendered {
             kind: Kind::Fixes,
             owner: Some(view.worker.home_code.clone()),
             message: Outgoing::Position {
-                worker: view.worker.code.clone(),
+                worker: Arc::from(view.worker.code.as_str()),
                 message: json!({"type": "fix", "worker": feature(view, rules)})
                     .to_string()
                     .into(),
@@ -200,10 +204,10 @@ fn event_message(event: &Event) -> Value {
 /// The messages waiting for one client (see the module doc for the bounds).
 #[derive(Debug, Default)]
 pub struct Outbox {
-    positions: HashMap<String, Arc<str>>,
+    positions: HashMap<Arc<str>, Text>,
     /// Workers with a queued position, in the order their first queued position came.
-    order: VecDeque<String>,
-    others: VecDeque<Arc<str>>,
+    order: VecDeque<Arc<str>>,
+    others: VecDeque<Text>,
     dropped: usize,
 }
 
@@ -234,7 +238,7 @@ impl Outbox {
 
     /// Everything queued, oldest first: a `lagged` notice if messages were dropped, the other
     /// messages, then the latest position of each worker.
-    pub fn drain(&mut self) -> Vec<Arc<str>> {
+    pub fn drain(&mut self) -> Vec<Text> {
         let mut out = Vec::with_capacity(self.len() + 1);
         if self.dropped > 0 {
             let lagged = json!({"type": "lagged", "dropped": self.dropped});
@@ -270,7 +274,7 @@ mod tests {
         }
     }
 
-    fn text(value: Value) -> Arc<str> {
+    fn text(value: Value) -> Text {
         value.to_string().into()
     }
 

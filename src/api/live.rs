@@ -226,11 +226,7 @@ impl Client {
             // One flush for all: a batch of fixes is a few hundred messages, and a flush per
             // message was a write to the socket (and a wake-up of the client) per message.
             for message in messages {
-                if sink
-                    .feed(Message::Text(message.as_ref().into()))
-                    .await
-                    .is_err()
-                {
+                if sink.feed(Message::Text(message)).await.is_err() {
                     return;
                 }
             }
