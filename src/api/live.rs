@@ -250,12 +250,7 @@ impl Client {
             let rules = *self.state.engine.workers().rules();
             crate::live::render(batch, &rules)
         });
-        let mut any = false;
-        for message in subscription.messages(rendered) {
-            self.push(message);
-            any = true;
-        }
-        if any {
+        if self.push_all(subscription.messages(rendered)) {
             self.wake.notify_one();
         }
     }
@@ -349,12 +344,25 @@ impl Client {
     }
 
     fn push(&self, message: Outgoing) {
+        self.push_all(std::iter::once(message));
+    }
+
+    /// Queues messages under one lock and one gauge update (a batch is hundreds of messages
+    /// for each client); answers whether there were any.
+    fn push_all(&self, messages: impl Iterator<Item = Outgoing>) -> bool {
         let mut outbox = self.lock_outbox();
         let before = outbox.len();
-        outbox.push(message);
+        let mut any = false;
+        for message in messages {
+            outbox.push(message);
+            any = true;
+        }
         let grown = outbox.len() as f64 - before as f64;
         drop(outbox);
-        metrics::gauge!(QUEUED_METRIC).increment(grown);
+        if grown != 0.0 {
+            metrics::gauge!(QUEUED_METRIC).increment(grown);
+        }
+        any
     }
 
     fn lock_outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
