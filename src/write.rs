@@ -170,15 +170,15 @@ impl WritePath {
     /// published.
     pub async fn ingest_fixes(
         &self,
-        fixes: &[WorkerFix],
+        fixes: Vec<WorkerFix>,
         now: DateTime<Utc>,
     ) -> Result<Vec<bool>, StoreError> {
-        let new = self.store.insert_fixes(fixes).await?;
+        let new = self.store.insert_fixes(&fixes).await?;
         let stored: Vec<WorkerFix> = fixes
-            .iter()
+            .into_iter()
             .zip(&new)
             .filter(|(_, new)| **new)
-            .map(|(fix, _)| fix.clone())
+            .map(|(fix, _)| fix)
             .collect();
         if !stored.is_empty() {
             let _order = self.order.lock().await;

@@ -8,8 +8,6 @@
 //! batch is harmless) or `refused` with a stable code and a message. A fix older than the
 //! worker's latest is stored (its track) but does not move the worker back.
 
-use std::collections::HashMap;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::Json;
@@ -89,17 +87,23 @@ pub async fn ingest(
         refuse_impossible_speeds(&board, &mut checked, state.workers.max_speed_mps);
         checked
     };
-    let valid: Vec<WorkerFix> = checked
-        .iter()
-        .filter_map(|c| c.as_ref().ok())
-        .cloned()
+    let mut valid = Vec::with_capacity(checked.len());
+    let outcomes: Vec<Result<String, FixRefusal>> = checked
+        .into_iter()
+        .map(|c| {
+            c.map(|fix| {
+                let worker = fix.worker_code.clone();
+                valid.push(fix);
+                worker
+            })
+        })
         .collect();
     let new = state
         .writes
-        .ingest_fixes(&valid, now)
+        .ingest_fixes(valid, now)
         .await
         .map_err(|e| ApiError::unavailable(format!("cannot store the fixes: {e}")))?;
-    Ok(Json(answer(checked, new)))
+    Ok(Json(answer(outcomes, new)))
 }
 
 /// A post carries between 1 and [`MAX_FIXES`] fixes.
@@ -189,13 +193,17 @@ fn refuse_impossible_speeds(
             .map(|f| (f.worker_code.as_str(), f.at))
     };
     order.sort_by(|&a, &b| key(a).cmp(&key(b)));
-    let mut previous: HashMap<String, WorkerFix> = HashMap::new();
+    // Sorted by worker, a worker's fixes are adjacent: its previous accepted fix in the batch
+    // is the last one accepted, if that was the same worker's.
+    let mut last_accepted: Option<usize> = None;
     for i in order {
         let Ok(fix) = &checked[i] else { continue };
+        let in_batch = last_accepted
+            .and_then(|j| checked[j].as_ref().ok())
+            .filter(|before| before.worker_code == fix.worker_code);
         // `None`: no previous fix; `Some(None)`: not later than it (an out-of-order fix,
         // stored for the track).
-        let speed = previous
-            .get(&fix.worker_code)
+        let speed = in_batch
             .or_else(|| board.view(&fix.worker_code).and_then(|v| v.fix.as_ref()))
             .map(|before| implied_speed(before, fix));
         match speed {
@@ -206,25 +214,25 @@ fn refuse_impossible_speeds(
                 checked[i] = Err(refuse("impossible_speed", message));
             }
             Some(None) => {}
-            _ => {
-                previous.insert(fix.worker_code.clone(), fix.clone());
-            }
+            _ => last_accepted = Some(i),
         }
     }
 }
 
-fn answer(checked: Vec<Result<WorkerFix, FixRefusal>>, new: Vec<bool>) -> FixAnswer {
+/// The answer: per fix its worker (when it passed the checks) or its refusal; `new` says, for
+/// each fix that passed, whether it was stored.
+fn answer(outcomes: Vec<Result<String, FixRefusal>>, new: Vec<bool>) -> FixAnswer {
     let mut new = new.into_iter();
-    let results: Vec<FixResult> = checked
+    let results: Vec<FixResult> = outcomes
         .into_iter()
         .map(|c| match c {
-            Ok(fix) => FixResult {
+            Ok(worker) => FixResult {
                 status: if new.next().unwrap_or(false) {
                     "stored"
                 } else {
                     "duplicate"
                 },
-                worker: Some(fix.worker_code),
+                worker: Some(worker),
                 error: None,
             },
             Err(refusal) => FixResult {
@@ -243,5 +251,67 @@ fn answer(checked: Vec<Result<WorkerFix, FixRefusal>>, new: Vec<bool>) -> FixAns
         duplicates: count("duplicate"),
         refused: count("refused"),
         results,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+    use geo_types::Point;
+
+    use super::*;
+    use crate::engine::WorkerRules;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0)
+            .single()
+            .expect("time")
+            + Duration::seconds(seconds)
+    }
+
+    fn fix(worker: &str, seconds: i64, lon: f64) -> Result<WorkerFix, FixRefusal> {
+        Ok(WorkerFix {
+            worker_code: worker.into(),
+            at: at(seconds),
+            position: Point::new(lon, 35.7),
+            accuracy_m: None,
+            speed_mps: None,
+            heading_deg: None,
+            source_crs: "wgs84".into(),
+        })
+    }
+
+    fn codes(checked: &[Result<WorkerFix, FixRefusal>]) -> Vec<&str> {
+        checked
+            .iter()
+            .map(|c| c.as_ref().map_or_else(|r| r.code, |_| "ok"))
+            .collect()
+    }
+
+    #[test]
+    fn each_fix_is_measured_against_its_own_worker_s_last_accepted_fix() {
+        let worker = |code: &str| crate::model::Worker {
+            code: code.into(),
+            name: "张三".into(),
+            phone: None,
+            role: crate::model::WorkerRole::GridWorker,
+            home_code: "410611001001001".into(),
+            device: None,
+        };
+        let board = WorkerBoard::new(WorkerRules::default(), vec![worker("a"), worker("b")]);
+        // Posted out of order and interleaved: a's jump at 10 s is refused, so its fix at 20 s
+        // is measured from 0 s (no move), not from the jump; b's fixes never meet a's.
+        let mut checked = vec![
+            fix("a", 20, 114.3001),
+            fix("b", 15, 114.5001),
+            fix("a", 10, 114.4),
+            fix("b", 5, 114.5),
+            fix("a", 0, 114.3),
+        ];
+        refuse_impossible_speeds(&board, &mut checked, 60.0);
+        assert_eq!(
+            codes(&checked),
+            ["ok", "ok", "impossible_speed", "ok", "ok"]
+        );
     }
 }

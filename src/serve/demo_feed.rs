@@ -98,7 +98,7 @@ impl Feed {
                 .map(|(i, w)| w.next_fix(now, i == 0 && patrol::stray_out(now, dwell), rng))
                 .collect()
         };
-        self.writes.ingest_fixes(&fixes, now).await?;
+        self.writes.ingest_fixes(fixes, now).await?;
         Ok(())
     }
 
