@@ -6,16 +6,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use geo_types::Coord;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{bad_query, ApiError};
 use super::event_params::parse_time;
-use super::workers::output_crs;
+use super::workers::{decimetres, output_crs};
 use super::AppState;
 use crate::access::Principal;
-use crate::crs::{wgs84_to_bd09, wgs84_to_gcj02, Crs};
+use crate::crs::{self, Crs, CrsError};
 use crate::engine::{self, Segment, Track, TrackRules};
 
 /// The longest window a track may cover.
@@ -74,7 +73,9 @@ pub async fn track(
         .await
         .map_err(|e| ApiError::unavailable(format!("cannot read the fixes: {e}")))?;
     let track = engine::track(&fixes, &rules);
-    Ok(Json(track_json(&code, (from, to), &rules, crs, &track)))
+    let answer = track_json(&code, (from, to), &rules, crs, &track)
+        .map_err(|e| ApiError::bad_request("bad_crs", e.to_string()))?;
+    Ok(Json(answer))
 }
 
 /// The window `[from, to)`: both required, `from` before `to` (`bad_time`), at most
@@ -162,13 +163,13 @@ fn track_json(
     rules: &TrackRules,
     crs: Crs,
     track: &Track,
-) -> Value {
+) -> Result<Value, CrsError> {
     let features: Vec<Value> = track
         .segments
         .iter()
         .map(|s| segment_feature(s, crs))
-        .collect();
-    json!({
+        .collect::<Result<_, _>>()?;
+    Ok(json!({
         "type": "FeatureCollection",
         "worker": code,
         "from": from,
@@ -180,17 +181,21 @@ fn track_json(
         "distance_m": decimetres(track.distance_m),
         "duration_s": track.duration_s,
         "features": features,
-    })
+    }))
 }
 
 /// One segment as a Feature: a LineString, or a Point for a lone fix.
-fn segment_feature(segment: &Segment, crs: Crs) -> Value {
-    let coordinates: Vec<[f64; 2]> = segment.positions.iter().map(|&p| in_crs(crs, p)).collect();
+fn segment_feature(segment: &Segment, crs: Crs) -> Result<Value, CrsError> {
+    let coordinates: Vec<[f64; 2]> = segment
+        .positions
+        .iter()
+        .map(|p| crs::from_storage(crs, p.x, p.y).map(|(x, y)| [x, y]))
+        .collect::<Result<_, _>>()?;
     let geometry = match coordinates.as_slice() {
         [only] => json!({"type": "Point", "coordinates": only}),
         _ => json!({"type": "LineString", "coordinates": coordinates}),
     };
-    json!({
+    Ok(json!({
         "type": "Feature",
         "geometry": geometry,
         "properties": {
@@ -200,23 +205,7 @@ fn segment_feature(segment: &Segment, crs: Crs) -> Value {
             "distance_m": decimetres(segment.distance_m),
             "duration_s": segment.duration_s,
         },
-    })
-}
-
-/// A storage position in the answer's CRS (`output_crs` allows only WGS84/CGCS2000, GCJ-02
-/// and BD-09, whose conversions cannot fail).
-fn in_crs(crs: Crs, p: Coord<f64>) -> [f64; 2] {
-    let (x, y) = match crs {
-        Crs::Gcj02 => wgs84_to_gcj02(p.x, p.y),
-        Crs::Bd09 => wgs84_to_bd09(p.x, p.y),
-        _ => (p.x, p.y),
-    };
-    [x, y]
-}
-
-/// Metres to the decimetre, as the other worker endpoints give distances.
-fn decimetres(m: f64) -> f64 {
-    (m * 10.0).round() / 10.0
+    }))
 }
 
 #[cfg(test)]

@@ -202,6 +202,11 @@ pub fn output_crs(text: Option<&str>) -> Result<Crs, ApiError> {
     }
 }
 
+/// Metres to the decimetre, as every worker endpoint gives distances (GPS is no finer).
+pub fn decimetres(m: f64) -> f64 {
+    (m * 10.0).round() / 10.0
+}
+
 fn in_area(view: &WorkerView, area: &str) -> bool {
     scope_contains(area, &view.worker.home_code)
 }
@@ -221,7 +226,7 @@ pub fn worker_feature(
         .map(|(x, y)| json!({"type": "Point", "coordinates": [x, y]}));
     let mut properties = worker_properties(view, rules);
     if let Some(d) = distance_m {
-        properties.insert("distance_m".into(), json!((d * 10.0).round() / 10.0));
+        properties.insert("distance_m".into(), json!(decimetres(d)));
     }
     json!({
         "type": "Feature",
@@ -249,10 +254,7 @@ pub fn worker_properties(view: &WorkerView, rules: &WorkerRules) -> Map<String, 
     p.insert("heading".into(), json!(fix.and_then(|f| f.heading_deg)));
     p.insert("grid".into(), json!(view.grid));
     p.insert("inside_home".into(), json!(view.inside_home(rules)));
-    p.insert(
-        "outside_m".into(),
-        json!(view.outside_m.map(|d| (d * 10.0).round() / 10.0)),
-    );
+    p.insert("outside_m".into(), json!(view.outside_m.map(decimetres)));
     p.insert("alert".into(), json!(view.alert.as_ref().map(alert_json)));
     p
 }
@@ -268,6 +270,6 @@ pub fn alert_json(alert: &WorkerAlert) -> Value {
         "cleared_at": alert.cleared_at,
         "lon": alert.position.x(),
         "lat": alert.position.y(),
-        "distance_m": (alert.distance_m * 10.0).round() / 10.0,
+        "distance_m": decimetres(alert.distance_m),
     })
 }
